@@ -1,0 +1,23 @@
+"""The messages between rank 0 (the scheduler) and the workers.
+
+Every message travels on a private duplicate of the run's communicator, so user traffic on
+the same communicator can never be mistaken for ours. Payloads are pickled by mpi4py, except
+the target, which is cloudpickled once so that functions and classes defined in the user's
+``__main__`` reach the workers.
+
+Order on a worker: one INIT, then any number of TASKS, then STOP. Each TASKS message is
+answered by exactly one RESULTS message; STOP is answered by STOPPED.
+"""
+
+from enum import IntEnum
+
+
+class Tag(IntEnum):
+    INIT = 1  # 0 -> worker: cloudpickled target, the callable that evaluates one run
+    TASKS = 2  # 0 -> worker: [(key, run_info), ...], evaluated in order
+    RESULTS = 3  # worker -> 0: [(key, RunValue), ...], one per task of one TASKS message
+    STOP = 4  # 0 -> worker: None to finish normally, or the reason the run was aborted
+    STOPPED = 5  # worker -> 0: None; the worker has left its loop and sends nothing more
+
+
+TAG_NAMES = {tag.value: tag.name for tag in Tag}

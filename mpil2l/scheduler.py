@@ -1,0 +1,285 @@
+"""Rank 0's side of the protocol: SMAC's submit/collect contract on persistent MPI workers.
+
+`Scheduler` is the scheduling core every client uses: the generational loop of `Experiment`
+submits a generation and collects it, and asynchronous optimizers or SMAC can submit and
+collect one run at a time. Workers run `mpil2l.worker.serve` meanwhile.
+
+Dispatch is dynamic by default: a worker gets the next batch of runs as soon as it returns
+its results. Batches are one run long until run times are known; when runs turn out short
+compared to a message round trip, batches grow (towards `BATCH_SECONDS` of work) and a
+second batch is queued at each worker so that it never waits for rank 0. Static dispatch
+(`submit_runs(..., static=True)`) splits a list into equal contiguous chunks, one message
+per worker.
+"""
+
+import math
+import sys
+import time
+from collections import deque
+from contextlib import contextmanager
+
+import cloudpickle
+from mpi4py import MPI
+
+from .backoff import Backoff
+from .protocol import Tag
+from .spmd import open_run_comm, wait_for
+from .worker import execute, serve
+
+BATCH_SECONDS = 2e-3  # target length of a dynamic batch once run times are known
+PIPELINE_BELOW = 1e-3  # runs shorter than this get a second batch queued at each worker
+ABORT_GRACE = 5.0  # seconds an aborting rank 0 waits for busy workers before MPI_Abort
+_EMA = 0.3  # weight of the newest batch in the run-time estimate
+
+
+class Scheduler:
+    """Submit runs, collect results: SMAC's `BaseRunner` contract on MPI workers.
+
+    Construct it on rank 0 while every other rank of `comm` calls
+    ``mpil2l.worker.serve(comm)`` (`on_workers` does both). `target` is cloudpickled once
+    to every worker; each run is a picklable object that the worker passes to
+    ``target(run_info)``. Results come back as ``(run_info, RunValue)``: SUCCESS with what
+    the target returned, or CRASHED with the remote error in ``additional_info``.
+
+    With one rank, or with ``in_process=True``, runs are evaluated on rank 0 at submission.
+
+    Args:
+        target: callable ``target(run_info) -> cost``, picklable with cloudpickle.
+        comm: communicator whose rank 0 is this process (default ``MPI.COMM_WORLD``).
+        max_workers: use at most this many workers (the others stay idle until shutdown).
+        in_process: evaluate on rank 0 instead of on the workers.
+
+    Example (``mpiexec -n 4 python script.py``)::
+
+        with on_workers(math.sqrt) as scheduler:
+            if scheduler is not None:
+                for x in range(100):
+                    scheduler.submit_run(x)
+                while scheduler.pending_runs():
+                    scheduler.wait()
+                    for run_info, run_value in scheduler.get_finished_runs():
+                        print(run_info, run_value.cost)
+    """
+
+    def __init__(self, target, comm=None, max_workers=None, in_process=False):
+        comm = comm or MPI.COMM_WORLD
+        if comm.Get_rank() != 0:
+            raise RuntimeError("Scheduler runs on rank 0; other ranks call mpil2l.worker.serve")
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+        self._target = target
+        self._comm = open_run_comm(comm) if comm.Get_size() > 1 else None
+        ranks = range(1, comm.Get_size())
+        self._workers = [] if in_process else list(ranks)[:max_workers]
+        self._all_workers = list(ranks)
+        self._queue = deque()  # keys waiting for any worker
+        self._pinned = {}  # worker -> keys waiting for that worker (static dispatch)
+        self._running = {}  # key -> run_info, submitted and not yet collected
+        self._finished = []
+        self._next_key = 0
+        self._inflight = {w: 0 for w in self._workers}
+        self._free = deque(self._workers)  # one entry per free batch slot
+        self._depth = 1
+        self._estimate = None  # mean run time on the workers, seconds
+        self._sends = []
+        self._status = MPI.Status()
+        self._closed = False
+        if self._workers:
+            try:
+                blob = cloudpickle.dumps(target)
+            except Exception as exc:
+                self.shutdown(abort_reason=f"the target could not be pickled: {exc}")
+                raise TypeError(f"the target cannot be sent to the workers: {exc}") from exc
+            for w in self._workers:
+                self._sends.append(self._comm.isend(blob, dest=w, tag=Tag.INIT))
+
+    # -- SMAC's contract ---------------------------------------------------------------
+
+    def submit_run(self, run_info):
+        """Queues one run and hands it to a worker if one is free. Does not wait."""
+        self.submit_runs([run_info])
+
+    def submit_runs(self, run_infos, static=False):
+        """Queues several runs. With ``static=True`` they are split into equal contiguous
+        chunks, one per worker, each sent as one message (a scatter)."""
+        self._check_open()
+        keys = range(self._next_key, self._next_key + len(run_infos))
+        self._next_key += len(run_infos)
+        if not self._workers:
+            for run_info in run_infos:
+                self._finished.append((run_info, execute(self._target, run_info, 0)))
+            return
+        self._running.update(zip(keys, run_infos))
+        if static:
+            n = len(self._workers)
+            bounds = [len(keys) * i // n for i in range(n + 1)]
+            for w, lo, hi in zip(self._workers, bounds, bounds[1:]):
+                if hi > lo:
+                    self._pinned.setdefault(w, deque()).extend(keys[lo:hi])
+        else:
+            self._queue.extend(keys)
+        self._dispatch()
+
+    def get_finished_runs(self):
+        """Returns and forgets every finished ``(run_info, RunValue)`` so far."""
+        if self._workers:
+            self._collect()
+        finished, self._finished = self._finished, []
+        return finished
+
+    def wait(self):
+        """Blocks, without occupying a core, until at least one run has finished (returns at
+        once if one already has, or if nothing is pending)."""
+        backoff = Backoff()
+        while not self._finished and self._running:
+            if self._collect():
+                return
+            backoff.sleep()
+
+    def pending_runs(self):
+        """True while a submitted run has not finished."""
+        return bool(self._running)
+
+    def num_workers(self):
+        """How many workers evaluate runs (1 when evaluating in-process)."""
+        return len(self._workers) or 1
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    def shutdown(self, abort_reason=None):
+        """Stops every worker; safe to call twice.
+
+        Without `abort_reason`, first waits for every submitted run (collect them afterwards
+        with `get_finished_runs`). With it, drops the runs not yet sent, tells the workers
+        why, and gives busy workers `ABORT_GRACE` seconds before aborting the MPI job.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._comm is None:
+            return
+        if abort_reason is None:
+            while self._running:
+                self.wait()
+        else:
+            self._queue.clear()
+            self._pinned.clear()
+        for w in self._all_workers:
+            self._sends.append(self._comm.isend(abort_reason, dest=w, tag=Tag.STOP))
+        self._await_stopped(time.monotonic() + ABORT_GRACE if abort_reason else None)
+        for request in self._sends:
+            wait_for(request)
+        self._comm.Free()
+        self._comm = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.shutdown(None if exc is None else f"{type(exc).__name__}: {exc}")
+        return False
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _check_open(self):
+        if self._closed:
+            raise RuntimeError("the scheduler has been shut down")
+
+    def _collect(self):
+        """Receives every RESULTS message already here, refills free workers; returns how
+        many runs finished."""
+        n = self._receive_results()
+        if n:
+            self._dispatch()
+        return n
+
+    def _receive_results(self):
+        count = 0
+        status = self._status
+        while True:
+            message = self._comm.improbe(MPI.ANY_SOURCE, Tag.RESULTS, status)
+            if message is None:
+                return count
+            self._on_results(status.Get_source(), message.recv())
+            count += 1
+
+    def _on_results(self, worker, results):
+        for key, value in results:
+            self._finished.append((self._running.pop(key), value))
+        if worker in self._inflight:
+            self._inflight[worker] -= 1
+            self._free.append(worker)
+        mean = sum(value.time for _, value in results) / len(results)
+        self._estimate = mean if self._estimate is None else (1 - _EMA) * self._estimate + _EMA * mean
+        depth = 2 if self._estimate < PIPELINE_BELOW else 1
+        if depth > self._depth:
+            self._free.extend(self._workers)
+        self._depth = depth
+
+    def _dispatch(self):
+        for _ in range(len(self._free)):
+            if not (self._queue or self._pinned):
+                break
+            w = self._free.popleft()
+            if self._inflight[w] >= self._depth:
+                continue  # a slot left over from deeper pipelining
+            batch = self._next_batch(w)
+            if not batch:
+                self._free.append(w)
+                continue
+            self._sends.append(self._comm.isend(batch, dest=w, tag=Tag.TASKS))
+            self._inflight[w] += 1
+        if len(self._sends) > 64:
+            self._sends = [r for r in self._sends if not r.Test()]
+
+    def _next_batch(self, w):
+        pinned = self._pinned.pop(w, None)
+        if pinned:
+            keys = list(pinned)
+        elif self._queue:
+            size = math.ceil(len(self._queue) / len(self._workers))
+            if self._estimate is None:
+                size = 1
+            elif self._estimate > 0:
+                size = min(size, max(1, int(BATCH_SECONDS / self._estimate)))
+            keys = [self._queue.popleft() for _ in range(size)]
+        else:
+            return None
+        return [(key, self._running[key]) for key in keys]
+
+    def _await_stopped(self, deadline):
+        waiting = set(self._all_workers)
+        status = self._status
+        backoff = Backoff()
+        while waiting:
+            message = self._comm.improbe(MPI.ANY_SOURCE, MPI.ANY_TAG, status)
+            if message is None:
+                if deadline is not None and time.monotonic() > deadline:
+                    print(
+                        f"mpil2l: workers {sorted(waiting)} did not stop within {ABORT_GRACE:g} s "
+                        "(busy in an evaluation); aborting the MPI job",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    self._comm.Abort(1)
+                backoff.sleep()
+                continue
+            backoff.reset()
+            payload = message.recv()
+            if status.Get_tag() == Tag.STOPPED:
+                waiting.discard(status.Get_source())
+            elif status.Get_tag() == Tag.RESULTS:
+                self._on_results(status.Get_source(), payload)
+
+
+@contextmanager
+def on_workers(target, comm=None, **scheduler_args):
+    """SPMD entry point: yields a `Scheduler` on rank 0 and ``None`` on the other ranks, which
+    serve runs until rank 0 leaves the ``with`` block (like mpi4py's `MPICommExecutor`)."""
+    comm = comm or MPI.COMM_WORLD
+    if comm.Get_rank() == 0:
+        with Scheduler(target, comm, **scheduler_args) as scheduler:
+            yield scheduler
+    else:
+        serve(comm)
+        yield None

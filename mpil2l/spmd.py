@@ -1,0 +1,74 @@
+"""SPMD plumbing shared by both sides: opening a run's private communicator, and making an
+uncaught exception on any rank end every rank instead of leaving the others waiting."""
+
+import sys
+import time
+import traceback
+
+from .backoff import Backoff
+from .errors import RunAborted
+
+# A worker that fails outside a run waits this long before aborting the job, so that rank 0,
+# which usually fails the same way, gets its own message out first.
+WORKER_ABORT_DELAY = 1.0
+
+
+def wait_for(request):
+    """Completes an MPI request by polling with `Backoff` (MPICH's Wait spins a core)."""
+    backoff = Backoff()
+    while not request.Test():
+        backoff.sleep()
+
+
+def open_run_comm(comm):
+    """Collective: a private duplicate of `comm` for one run. The polled barrier keeps ranks
+    that arrive early from spinning inside Dup while rank 0 is still setting up."""
+    wait_for(comm.Ibarrier())
+    return comm.Dup()
+
+
+def mark_reported(exc):
+    """Marks an exception whose message rank 0 has printed and whose workers have stopped, so
+    the abort hook lets the process exit non-zero without killing the job."""
+    try:
+        exc._mpil2l_reported = True
+    except AttributeError:
+        pass
+    return exc
+
+
+_hooked_comms = []
+
+
+def install_abort_hook(comm):
+    """Makes an uncaught exception on any rank of `comm` end the whole job (non-zero exit,
+    within seconds) instead of leaving the other ranks waiting for a message that never
+    comes."""
+    if comm.Get_size() < 2 or _hooked_comms:
+        return
+    _hooked_comms.append(comm)
+    rank = comm.Get_rank()
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        if isinstance(exc, RunAborted):
+            print(f"mpil2l rank {rank}: {exc}", file=sys.stderr, flush=True)
+            return
+        if getattr(exc, "_mpil2l_reported", False):
+            return
+        print(f"mpil2l: uncaught exception on rank {rank}; ending all ranks", file=sys.stderr)
+        previous(exc_type, exc, tb)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        if rank != 0:
+            time.sleep(WORKER_ABORT_DELAY)
+        comm.Abort(1)
+
+    sys.excepthook = hook
+
+
+def print_error(exc, header):
+    """Prints `header` and the exception with its traceback (and causes) to stderr, flushed."""
+    print(header, file=sys.stderr)
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    sys.stderr.flush()
