@@ -236,10 +236,10 @@ class Experiment:
         n_iteration = traj.par.get("n_iteration")
         evaluated = traj.results.all_results
         pending = [g for g in traj.individuals if g not in evaluated]
-        g = min(pending) if pending else None
+        g = first = min(pending) if pending else None
         started = time.monotonic()
         while g in traj.individuals and (n_iteration is None or g < n_iteration):
-            if self.time_limit is not None and time.monotonic() - started > self.time_limit:
+            if g > first and self.time_limit is not None and time.monotonic() - started > self.time_limit:
                 logger.warning("time limit of %g s reached: stopping before generation %d", self.time_limit, g)
                 break
             t0 = time.perf_counter()
@@ -255,7 +255,7 @@ class Experiment:
         scheduler.submit_runs(tasks, static=self.runner_params["dispatch"] == "static")
         fitness = {}
         failures = []
-        while scheduler.pending_runs():
+        while len(fitness) < len(tasks):
             scheduler.wait()
             for task, value in scheduler.get_finished_runs():
                 if value.status == StatusType.SUCCESS:
