@@ -55,10 +55,10 @@ class Scheduler:
             if scheduler is not None:
                 for x in range(100):
                     scheduler.submit_run(x)
+                finished = scheduler.get_finished_runs()
                 while scheduler.pending_runs():
                     scheduler.wait()
-                    for run_info, run_value in scheduler.get_finished_runs():
-                        print(run_info, run_value.cost)
+                    finished += scheduler.get_finished_runs()
     """
 
     def __init__(self, target, comm=None, max_workers=None, in_process=False):

@@ -1,0 +1,87 @@
+"""Experiments and the scheduler on other communicators, used by the runtime tests.
+
+usage: comm_cases.py CASE ROOT OUT_JSON
+  twice      two experiments one after the other on COMM_WORLD
+  split      COMM_WORLD split in two halves, an experiment on each, with user messages on
+             COMM_WORLD around them
+  scheduler  the submit/collect contract used directly
+"""
+
+import json
+import sys
+
+from mpi4py import MPI
+
+from mpil2l import Experiment, StatusType, on_workers
+from toy_run import RandomSearch, Sphere
+
+WORLD = MPI.COMM_WORLD
+
+
+def experiment(root, name, comm):
+    exp = Experiment(root, comm=comm)
+    traj, _ = exp.prepare_experiment(name=name, overwrite=True)
+    optimizer = RandomSearch(traj, 6, 2, "")
+    exp.run_experiment(optimizer=optimizer, optimizee=Sphere(""))
+    traj, _ = exp.end_experiment(optimizer)
+    if exp.is_root:
+        return {str(g): r for g, r in traj.results.all_results.items()}
+    return None
+
+
+def twice(root):
+    return [experiment(root, "first", WORLD), experiment(root, "second", WORLD)]
+
+
+def split(root):
+    color = WORLD.Get_rank() % 2
+    sub = WORLD.Split(color, WORLD.Get_rank())
+    if WORLD.Get_rank() == 0:
+        WORLD.send("before", dest=1, tag=0)
+    elif WORLD.Get_rank() == 1:
+        assert WORLD.recv(source=0, tag=0) == "before"
+    result = experiment(root, f"half{color}", sub)
+    gathered = WORLD.gather(result, root=0)
+    if WORLD.Get_rank() == 1:
+        WORLD.send("after", dest=0, tag=0)
+    elif WORLD.Get_rank() == 0:
+        assert WORLD.recv(source=1, tag=0) == "after"
+    sub.Free()
+    return gathered and [r for r in gathered if r is not None]
+
+
+def failing_square(x):
+    if x % 5 == 4:
+        raise KeyError(f"no square for {x}")
+    return x * x
+
+
+def scheduler(root):
+    with on_workers(failing_square) as s:
+        if s is None:
+            return None
+        report = {"num_workers": s.num_workers(), "pending_before": s.pending_runs()}
+        for x in range(20):
+            s.submit_run(x)
+        finished = s.get_finished_runs()  # with one rank, runs are done at submission
+        while s.pending_runs():
+            s.wait()
+            finished += s.get_finished_runs()
+        report["empty_after_collect"] = s.get_finished_runs() == []
+        report["pending_after"] = s.pending_runs()
+        report["runs"] = sorted(
+            [x, value.status.name, value.cost, value.additional_info.get("error")] for x, value in finished
+        )
+        crashed = [v for _, v in finished if v.status == StatusType.CRASHED]
+        report["tracebacks"] = all("failing_square" in v.additional_info["traceback"] for v in crashed)
+        report["exception_types"] = sorted({type(v.additional_info["exception"]).__name__ for v in crashed})
+        s.wait()  # nothing pending: returns at once
+        return report
+
+
+if __name__ == "__main__":
+    case, root, out = sys.argv[1:]
+    result = {"twice": twice, "split": split, "scheduler": scheduler}[case](root)
+    if WORLD.Get_rank() == 0:
+        with open(out, "w") as f:
+            json.dump(result, f)

@@ -1,0 +1,47 @@
+"""mpil2l on communicators other than a whole COMM_WORLD, and the submit/collect contract."""
+
+import json
+
+import pytest
+
+from mpirun import leftover_processes, run_mpi
+
+
+def run_case(tmp_path, n, case):
+    out = tmp_path / f"{case}-{n}.json"
+    proc = run_mpi(n, "comm_cases.py", case, tmp_path / "root", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not leftover_processes("comm_cases.py")
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("ranks", [1, 3])
+def test_two_experiments_in_one_program(tmp_path, ranks):
+    first, second = run_case(tmp_path, ranks, "twice")
+    assert first == second  # same seeds, same results
+    assert sorted(first) == ["0", "1"]
+
+
+def test_experiments_on_split_communicators_with_user_traffic_around(tmp_path):
+    halves = run_case(tmp_path, 5, "split")
+    assert len(halves) == 2
+    assert halves[0] == halves[1]  # 3 ranks and 2 ranks give the same results
+
+
+@pytest.mark.parametrize("ranks", [1, 4])
+def test_submit_collect_contract(tmp_path, ranks):
+    report = run_case(tmp_path, ranks, "scheduler")
+    assert report["num_workers"] == max(ranks - 1, 1)
+    assert report["pending_before"] is False
+    assert report["pending_after"] is False
+    assert report["empty_after_collect"] is True
+    runs = report["runs"]
+    assert [r[0] for r in runs] == list(range(20))
+    for x, status, cost, error in runs:
+        if x % 5 == 4:
+            assert (status, cost) == ("CRASHED", None)
+            assert error == f"KeyError: 'no square for {x}'"
+        else:
+            assert (status, cost, error) == ("SUCCESS", x * x, None)
+    assert report["tracebacks"] is True
+    assert report["exception_types"] == ["KeyError"]
