@@ -1,9 +1,9 @@
 """mpil2l: learning to learn on persistent MPI workers, with L2L's experiment API."""
 
-
+from .conversion import dict_to_list, list_to_dict
 from .experiment import Experiment
-
-
+from .optimizee import Optimizee
+from .optimizers.optimizer import Optimizer
 from .runs import RunInfo, RunValue, StatusType
 from .scheduler import Scheduler, on_workers
 from .trajectory import Individual, ParameterGroup, Trajectory

@@ -217,13 +217,14 @@ class Scheduler:
         self._depth = depth
 
     def _dispatch(self):
+        size = self._batch_size()
         for _ in range(len(self._free)):
             if not (self._queue or self._pinned):
                 break
             w = self._free.popleft()
             if self._inflight[w] >= self._depth:
                 continue  # a slot left over from deeper pipelining
-            batch = self._next_batch(w)
+            batch = self._next_batch(w, size)
             if not batch:
                 self._free.append(w)
                 continue
@@ -232,17 +233,22 @@ class Scheduler:
         if len(self._sends) > 64:
             self._sends = [r for r in self._sends if not r.Test()]
 
-    def _next_batch(self, w):
+    def _batch_size(self):
+        """Runs per dynamic batch in this dispatch round: one until run times are known, then
+        an equal share of the queue, capped at `BATCH_SECONDS` of estimated work."""
+        if self._estimate is None:
+            return 1
+        size = math.ceil(len(self._queue) / len(self._workers))
+        if self._estimate > 0:
+            size = min(size, max(1, int(BATCH_SECONDS / self._estimate)))
+        return size
+
+    def _next_batch(self, w, size):
         pinned = self._pinned.pop(w, None)
         if pinned:
             keys = list(pinned)
         elif self._queue:
-            size = math.ceil(len(self._queue) / len(self._workers))
-            if self._estimate is None:
-                size = 1
-            elif self._estimate > 0:
-                size = min(size, max(1, int(BATCH_SECONDS / self._estimate)))
-            keys = [self._queue.popleft() for _ in range(size)]
+            keys = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
         else:
             return None
         return [(key, self._running[key]) for key in keys]

@@ -1,0 +1,313 @@
+"""The optimizer contract and what every optimizer shares.
+
+An optimizer runs on rank 0 only and never sees MPI. The runtime drives it:
+
+1. the constructor adds its settings (always ``n_iteration``) to the trajectory and expands
+   it with generation 0;
+2. for every generation ``g`` the runtime evaluates ``traj.individuals[g]`` and calls
+   ``post_process(traj, [(ind_idx, fitness_tuple), ...])``; the optimizer expands the
+   trajectory with generation ``g + 1``, or does not expand it to stop;
+3. ``end(traj)`` runs once at the end.
+"""
+
+import logging
+import math
+import numbers
+
+import numpy as np
+
+from ..trajectory import INDIVIDUAL_PREFIX
+
+logger = logging.getLogger("mpil2l.optimizers")
+
+
+def check_int(name, value, minimum):
+    """Returns `value` if it is an integer >= `minimum`.
+
+    Raises:
+        TypeError: `value` is not an integer.
+        ValueError: `value` is below `minimum`.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(name, value, low=-math.inf, high=math.inf):
+    """Returns `value` as a float if it is a finite real number in ``[low, high]``.
+
+    Raises:
+        TypeError: `value` is not a real number.
+        ValueError: `value` is not finite or outside the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value:g}")
+    return value
+
+
+class Optimizer:
+    """Base class of optimizers, the outer loop of learning to learn.
+
+    Optimizers maximise the weighted fitness ``sum(w_i * f_i)``; a negative weight turns the
+    corresponding objective into a minimisation.
+
+    Subclasses set ``self.eval_pop`` (the individual dicts of the next generation) and call
+    `_expand_trajectory`; in `post_process` they call `_record_generation` first, which
+    checks the results, keeps the statistics and the best individual, and returns the
+    weighted fitness of each individual of ``self.eval_pop``.
+
+    Args:
+        traj: the run's trajectory.
+        optimizee_create_individual: a callable returning a new individual dict.
+        optimizee_fitness_weights: one real weight per fitness value `simulate` returns.
+        parameters: the optimizer's parameters, a namedtuple.
+        optimizee_bounding_func: a callable that maps an individual dict into the valid
+            domain, or None.
+
+    Attributes:
+        g: the generation being evaluated (the one ``self.eval_pop`` holds).
+        eval_pop: the individual dicts of generation ``g``, indexed by ``ind_idx``.
+        statistics: one dict per evaluated generation: ``generation``, ``n_individuals``,
+            ``best_fitness``, ``best_weighted_fitness``, ``mean_weighted_fitness`` (over the
+            finite values), ``best_ind_idx``.
+        best_individual: the best individual seen so far (a dict), or None.
+        best_fitness: its fitness tuple, or None.
+        best_weighted_fitness: its weighted fitness (``-inf`` before any result).
+        rng: the optimizer's ``numpy.random.Generator``, or None if it draws nothing.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: the fitness weights are empty or not finite.
+
+    Example:
+        >>> from collections import namedtuple
+        >>> from mpil2l.trajectory import Trajectory
+        >>> Params = namedtuple("Params", ["n_iteration"])
+        >>> class Halving(Optimizer):
+        ...     def __init__(self, traj, create, weights, parameters):
+        ...         super().__init__(traj, create, weights, parameters)
+        ...         traj.f_add_parameter("n_iteration", parameters.n_iteration)
+        ...         self.eval_pop = [create()]
+        ...         self._expand_trajectory(traj)
+        ...     def post_process(self, traj, fitnesses_results):
+        ...         self._record_generation(fitnesses_results)
+        ...         self.eval_pop = [{"x": self.eval_pop[0]["x"] / 2}]
+        ...         self.g += 1
+        ...         self._expand_trajectory(traj)
+        >>> traj = Trajectory()
+        >>> opt = Halving(traj, lambda: {"x": 4.0}, (-1.0,), Params(n_iteration=3))
+        >>> opt.post_process(traj, [(0, (4.0,))])
+        >>> traj.individuals[1][0].x, opt.best_fitness
+        (2.0, (4.0,))
+    """
+
+    def __init__(
+        self,
+        traj,
+        optimizee_create_individual,
+        optimizee_fitness_weights,
+        parameters,
+        optimizee_bounding_func=None,
+    ):
+        if not callable(optimizee_create_individual):
+            raise TypeError(
+                "optimizee_create_individual must be callable, got "
+                f"{type(optimizee_create_individual).__name__}"
+            )
+        if optimizee_bounding_func is not None and not callable(optimizee_bounding_func):
+            raise TypeError(
+                "optimizee_bounding_func must be callable or None, got "
+                f"{type(optimizee_bounding_func).__name__}"
+            )
+        self.optimizee_create_individual = optimizee_create_individual
+        self.optimizee_fitness_weights = self._check_weights(optimizee_fitness_weights)
+        self.optimizee_bounding_func = optimizee_bounding_func
+        self.parameters = parameters
+
+        self.g = 0
+        self.eval_pop = []
+        self.statistics = []
+        self.best_individual = None
+        self.best_fitness = None
+        self.best_weighted_fitness = -math.inf
+        self.rng = None
+
+    @staticmethod
+    def _check_weights(weights):
+        try:
+            weights = tuple(weights)
+        except TypeError:
+            raise TypeError(
+                "optimizee_fitness_weights must be a sequence of numbers, e.g. (-1.0,), got "
+                f"{type(weights).__name__} {weights!r}"
+            ) from None
+        if not weights:
+            raise ValueError("optimizee_fitness_weights must hold at least one weight, got ()")
+        return tuple(check_real(f"optimizee_fitness_weights[{i}]", w) for i, w in enumerate(weights))
+
+    def post_process(self, traj, fitnesses_results):
+        """Takes the results of generation ``self.g`` and prepares the next one.
+
+        Implementations call `_record_generation`, build ``self.eval_pop``, increment
+        ``self.g`` and call `_expand_trajectory`; they return without expanding to stop.
+
+        Args:
+            traj: the run's trajectory.
+            fitnesses_results: ``[(ind_idx, fitness_tuple), ...]`` for every individual of
+                generation ``self.g``, in any order.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement post_process(traj, fitnesses_results)")
+
+    def end(self, traj):
+        """Stores the final results in the trajectory and logs the best individual.
+
+        Adds the results ``final_individual``, ``final_fitness`` and ``n_iteration`` (the
+        number of generations evaluated).
+        """
+        traj.f_add_result("final_individual", self.best_individual)
+        traj.f_add_result("final_fitness", self.best_fitness)
+        traj.f_add_result("n_iteration", len(self.statistics))
+        logger.info(
+            "%s finished after %d generation(s): best fitness %s (weighted %g) for %s",
+            type(self).__name__,
+            len(self.statistics),
+            self.best_fitness,
+            self.best_weighted_fitness,
+            self.best_individual,
+        )
+
+    def weighted_fitness(self, fitness):
+        """The scalar the optimizer maximises: ``sum(w_i * f_i)``.
+
+        Raises:
+            ValueError: `fitness` does not have one value per weight.
+        """
+        fitness = tuple(fitness)
+        if len(fitness) != len(self.optimizee_fitness_weights):
+            raise ValueError(
+                f"a fitness {fitness} has {len(fitness)} value(s) but optimizee_fitness_weights "
+                f"{self.optimizee_fitness_weights} has {len(self.optimizee_fitness_weights)}"
+            )
+        return float(sum(w * f for w, f in zip(self.optimizee_fitness_weights, fitness)))
+
+    def _record_generation(self, fitnesses_results):
+        """Checks the results of generation ``self.g`` against ``self.eval_pop``, updates
+        ``statistics`` and the best individual.
+
+        Args:
+            fitnesses_results: ``[(ind_idx, fitness_tuple), ...]``, in any order.
+
+        Returns:
+            The fitness tuples and a numpy array of weighted fitness, both indexed by
+            ``ind_idx``; a NaN weighted fitness is replaced by ``-inf``.
+
+        Raises:
+            ValueError: the results do not hold exactly one fitness per individual of
+                ``self.eval_pop``, or a fitness has the wrong length.
+        """
+        by_idx = dict(fitnesses_results)
+        n = len(self.eval_pop)
+        if len(by_idx) != len(fitnesses_results) or set(by_idx) != set(range(n)):
+            raise ValueError(
+                f"generation {self.g} has individuals 0..{n - 1} but the results hold ind_idx "
+                f"{sorted(idx for idx, _ in fitnesses_results)}"
+            )
+        fitnesses = [tuple(by_idx[i]) for i in range(n)]
+        weighted = np.array([self.weighted_fitness(f) for f in fitnesses])
+        # A NaN (say, a failed individual with a zero weight) must never win a comparison.
+        weighted[np.isnan(weighted)] = -np.inf
+        best = int(np.argmax(weighted))
+        finite = weighted[np.isfinite(weighted)]
+        mean = float(finite.mean()) if finite.size else math.nan
+        self.statistics.append(
+            {
+                "generation": self.g,
+                "n_individuals": n,
+                "best_fitness": fitnesses[best],
+                "best_weighted_fitness": float(weighted[best]),
+                "mean_weighted_fitness": mean,
+                "best_ind_idx": best,
+            }
+        )
+        if weighted[best] > self.best_weighted_fitness:
+            self.best_weighted_fitness = float(weighted[best])
+            self.best_fitness = fitnesses[best]
+            self.best_individual = _copy_individual(self.eval_pop[best])
+        logger.info(
+            "generation %d: best fitness %s (ind_idx %d), mean weighted fitness %g",
+            self.g,
+            fitnesses[best],
+            best,
+            mean,
+        )
+        return fitnesses, weighted
+
+    def _expand_trajectory(self, traj):
+        """Adds ``self.eval_pop`` to the trajectory as generation ``self.g``.
+
+        Raises:
+            ValueError: ``self.eval_pop`` is empty or its individuals have different keys.
+        """
+        if not self.eval_pop:
+            raise ValueError(f"generation {self.g} has no individuals to evaluate")
+        keys = set(self.eval_pop[0])
+        for i, individual in enumerate(self.eval_pop):
+            if set(individual) != keys:
+                raise ValueError(
+                    f"individual {i} of generation {self.g} has keys {sorted(individual)}, "
+                    f"individual 0 has {sorted(keys)}"
+                )
+        build = {"generation": [self.g], "ind_idx": list(range(len(self.eval_pop)))}
+        for key in sorted(keys):
+            build[INDIVIDUAL_PREFIX + key] = [individual[key] for individual in self.eval_pop]
+        traj.f_expand(build)
+
+    def get_state(self):
+        """The optimizer's state, for checkpointing: plain, picklable values.
+
+        Subclasses extend the dict with what they need to resume.
+        """
+        return {
+            "generation": self.g,
+            "eval_pop": [_copy_individual(ind) for ind in self.eval_pop],
+            "rng": None if self.rng is None else self.rng.bit_generator.state,
+            "statistics": [dict(s) for s in self.statistics],
+            "best_individual": _copy_individual(self.best_individual),
+            "best_fitness": self.best_fitness,
+            "best_weighted_fitness": self.best_weighted_fitness,
+        }
+
+    def set_state(self, state):
+        """Restores a state returned by `get_state`.
+
+        Raises:
+            ValueError: `state` lacks a key or holds an RNG state for an optimizer without
+                RNG.
+        """
+        missing = {"generation", "eval_pop", "rng", "statistics", "best_individual",
+                   "best_fitness", "best_weighted_fitness"} - set(state)
+        if missing:
+            raise ValueError(f"optimizer state lacks {sorted(missing)}")
+        if state["rng"] is not None:
+            if self.rng is None:
+                raise ValueError(f"{type(self).__name__} has no RNG to restore a state into")
+            self.rng.bit_generator.state = state["rng"]
+        self.g = state["generation"]
+        self.eval_pop = [_copy_individual(ind) for ind in state["eval_pop"]]
+        self.statistics = [dict(s) for s in state["statistics"]]
+        self.best_individual = _copy_individual(state["best_individual"])
+        self.best_fitness = state["best_fitness"]
+        self.best_weighted_fitness = state["best_weighted_fitness"]
+
+
+def _copy_individual(individual):
+    if individual is None:
+        return None
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in individual.items()}

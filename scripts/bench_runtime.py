@@ -1,0 +1,748 @@
+"""Runtime benchmark of mpil2l against plain mpi4py references, in one MPI job.
+
+Reproduce (from the repository root)::
+
+    .venv/bin/python scripts/bench_runtime.py --np 4 [--json bench.json]
+
+The script relaunches itself under ``mpiexec -n NP`` (the ``mpiexec`` next to
+``sys.executable``, else the one on ``PATH``) with a hard timeout, and the MPI job prints a
+Markdown table on rank 0. Every measurement runs in that one job, on ``MPI.COMM_WORLD``, so
+that mpil2l and the references share the same ranks, cores and MPI library; all ranks meet in
+a (sleeping, polled) barrier between sections. Rank 0 schedules, ranks 1..NP-1 are workers.
+
+Sections (``ratio`` is always ``mpil2l / reference``; each row says which way is better):
+
+1. No-op throughput, individuals/s, for N = 50,000 runs of a function that does nothing:
+   (a) ``Scheduler.submit_runs(runs)`` (dynamic) then ``wait``/``get_finished_runs`` until
+   done; (b) the same with ``static=True``; (c) the full ``Experiment`` generational loop,
+   10 generations of 5,000 individuals, ``simulate`` returning ``(0.0,)``; (d) reference:
+   ``mpi4py.futures.MPICommExecutor(...).map(noop, range(N), chunksize=1)``; (e) raw pickled
+   ``comm.send``/``comm.recv`` ping-pong, rank 0 with one message outstanding per worker,
+   round trips/s over about one second (every rank spins in MPICH's blocking receive, so
+   with more ranks than cores this is slow and noisy).
+2. Efficiency on 300 ``time.sleep(d)`` runs, d lognormal (median 10 ms, sigma 1) from
+   ``numpy.random.default_rng(seed)``, seeds 0, 1, 2, the same durations for every runner:
+   efficiency = max(sum(d) / n_workers, max(d)) / makespan, for the dynamic ``Scheduler``,
+   an ``Experiment`` of one generation (makespan = wall time of ``run_experiment``,
+   start-up and shutdown included) and ``MPICommExecutor.map`` (chunksize 1). For context,
+   the table also gives the efficiency that zero-overhead greedy dispatch in submission
+   order would reach (simulated): the best a dispatcher that does not know d can do.
+3. Overhead per generation: ``Experiment`` with 32 no-op individuals for 200 generations,
+   wall time of ``run_experiment`` / 200, dynamic and static dispatch; reference: 200
+   successive ``MPICommExecutor.map`` calls of 32 no-ops.
+4. (a) Rank 0's CPU time (``time.process_time``) as a fraction of wall time while the
+   workers sleep through 60 runs of 50 ms, Scheduler against a blocking ``comm.recv`` loop;
+   (b) latency added to a run of ``sleep(d)``, d = 1, 5, 20 ms, submitted one at a time
+   (``submit_run``, ``wait``, ``get_finished_runs``), 50 each: mean round trip - d, against
+   a raw pickled send / blocking recv round trip to worker 1, which sleeps d and waits in a
+   blocking recv (the other workers sleep, so that no more ranks spin than there are cores
+   on a 2-core machine).
+
+mpil2l's progress logger is set to WARNING after ``prepare_experiment`` so that the 200+
+per-generation INFO lines do not bury the table. With NP greater than the number of cores
+the ranks are oversubscribed; the environment line says how many cores there are.
+"""
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+CHILD_ENV = "MPIL2L_BENCH_CHILD"
+COMMAND_ENV = "MPIL2L_BENCH_COMMAND"
+# Launchers set one of these in every rank; a child started by hand under mpiexec is a child too.
+LAUNCHER_RANK_ENV = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK")
+
+N_NOOP = 50_000
+EXP_GENERATIONS, EXP_POPULATION = 10, 5_000
+PING_PONG_SECONDS = 1.0  # blocking MPICH receives on oversubscribed cores can be very slow
+LOGNORMAL_RUNS, LOGNORMAL_MEDIAN, LOGNORMAL_SIGMA = 300, 10e-3, 1.0
+SEEDS = (0, 1, 2)
+OVERHEAD_POPULATION, OVERHEAD_GENERATIONS = 32, 200
+CPU_RUNS, CPU_RUN_SECONDS = 60, 0.05
+LATENCY_DURATIONS, LATENCY_REPEATS = (1e-3, 5e-3, 20e-3), 50
+
+FLOOR_THROUGHPUT_RATIO = 5.0  # mpil2l dynamic / mpi4py.futures unbatched
+FLOOR_EFFICIENCY = 0.97
+CEILING_MS_PER_GENERATION = 2.0
+CEILING_CPU_FRACTION = 0.05
+
+RAW_TAG = 77  # tag of the raw send/recv references
+
+
+# -- launcher (no MPI) ----------------------------------------------------------------------
+
+
+def find_mpiexec():
+    """The mpiexec next to the running Python (a venv with the `mpich` wheel), else PATH's."""
+    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    if os.path.isfile(beside) and os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which("mpiexec")
+    if found is None:
+        sys.exit("bench_runtime: no mpiexec next to sys.executable or on PATH")
+    return found
+
+
+def launch_under_mpi(args, argv):
+    """Runs this script under ``mpiexec -n NP`` and returns its exit status; kills the whole
+    job (its process group) if it outlives ``--timeout``."""
+    user_command = " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable), *sys.argv])
+    command = [find_mpiexec(), "-n", str(args.np), sys.executable, os.path.abspath(__file__), *argv]
+    env = dict(os.environ, **{CHILD_ENV: "1", COMMAND_ENV: user_command})
+    print(f"launching: {' '.join(shlex.quote(c) for c in command)}", flush=True)
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        return process.wait(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        print(f"bench_runtime: the MPI job ran past {args.timeout} s; killing it", file=sys.stderr)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        return 124
+
+
+# -- what the workers evaluate (module level, so that every rank can unpickle it) -------------
+
+
+def noop(_=None):
+    return None
+
+
+def sleep_for(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+class NoopOptimizee:
+    """L2L optimizee whose evaluation costs nothing."""
+
+    def simulate(self, traj):
+        return (0.0,)
+
+
+class SleepOptimizee:
+    """L2L optimizee that sleeps for the individual's ``d`` seconds."""
+
+    def simulate(self, traj):
+        time.sleep(traj.individual.d)
+        return (0.0,)
+
+
+class FixedPopulationOptimizer:
+    """The smallest L2L optimizer: every generation holds the same individuals; ``x`` values
+    (or the given ``durations``, as ``d``) are the parameters."""
+
+    optimizee_fitness_weights = (1.0,)
+
+    def __init__(self, traj, population, generations, durations=None):
+        self.population = population
+        self.generations = generations
+        self.column = {"individual.d": list(durations)} if durations is not None else {
+            "individual.x": [float(i) for i in range(population)]
+        }
+        traj.f_add_parameter("n_iteration", generations)
+        self._expand(traj, 0)
+
+    def _expand(self, traj, g):
+        traj.f_expand({"generation": [g], "ind_idx": list(range(self.population)), **self.column})
+
+    def post_process(self, traj, results):
+        g = max(traj.individuals) + 1
+        if g < self.generations:
+            self._expand(traj, g)
+
+    def end(self, traj):
+        pass
+
+
+# -- MPI helpers ------------------------------------------------------------------------------
+
+
+def section_barrier(comm):
+    """Synchronises every rank without spinning a core (MPICH's Barrier busy-polls)."""
+    request = comm.Ibarrier()
+    while not request.Test():
+        time.sleep(1e-3)
+
+
+def raw_worker_loop(comm):
+    """Reference worker: blocking recv of a float d, sleep d (if > 0), send it back; None stops."""
+    while True:
+        d = comm.recv(source=0, tag=RAW_TAG)
+        if d is None:
+            return
+        if d > 0:
+            time.sleep(d)
+        comm.send(d, dest=0, tag=RAW_TAG)
+
+
+def stop_raw_workers(comm):
+    for w in range(1, comm.Get_size()):
+        comm.send(None, dest=w, tag=RAW_TAG)
+
+
+def park_until_stopped(comm):
+    """An idle reference worker: waits for the stop message while sleeping, not spinning."""
+    from mpi4py import MPI
+
+    status = MPI.Status()
+    while True:
+        message = comm.improbe(0, RAW_TAG, status)
+        if message is None:
+            time.sleep(1e-3)
+        elif message.recv() is None:
+            return
+
+
+def raw_reference(comm, on_root, active=None):
+    """Runs `on_root(comm)` on rank 0 while the workers in `active` (default: all) run
+    `raw_worker_loop` and the others park until the end."""
+    rank = comm.Get_rank()
+    if rank == 0:
+        try:
+            return on_root(comm)
+        finally:
+            stop_raw_workers(comm)
+    if active is None or rank in active:
+        raw_worker_loop(comm)
+    else:
+        park_until_stopped(comm)
+    return None
+
+
+def collect_all(scheduler):
+    """Waits for every pending run; returns the finished (run_info, RunValue) pairs."""
+    finished = []
+    while scheduler.pending_runs():
+        scheduler.wait()
+        finished.extend(scheduler.get_finished_runs())
+    finished.extend(scheduler.get_finished_runs())
+    return finished
+
+
+def check_success(finished, expected, what):
+    from mpil2l.runs import StatusType
+
+    bad = [v for _, v in finished if v.status != StatusType.SUCCESS]
+    if bad or len(finished) != expected:
+        raise RuntimeError(
+            f"{what}: {len(finished)} of {expected} runs came back, {len(bad)} failed"
+            + (f" (first: {bad[0].additional_info.get('error')})" if bad else "")
+        )
+
+
+def run_experiment_timed(comm, root_dir, name, optimizer_args, optimizee, dispatch):
+    """Collective: prepares and runs one Experiment; returns run_experiment's wall time on
+    rank 0 (None elsewhere)."""
+    from mpil2l.experiment import Experiment
+    from mpil2l.logs import logger
+
+    experiment = Experiment(root_dir, comm)
+    traj, _ = experiment.prepare_experiment(
+        name=name, overwrite=True, timeout=False, runner_params={"dispatch": dispatch}
+    )
+    logger.setLevel(logging.WARNING)
+    optimizer = FixedPopulationOptimizer(traj, *optimizer_args)
+    section_barrier(comm)
+    t0 = time.perf_counter()
+    experiment.run_experiment(optimizer=optimizer, optimizee=optimizee)
+    elapsed = time.perf_counter() - t0
+    if comm.Get_rank() == 0:
+        population, generations = optimizer_args[0], optimizer_args[1]
+        evaluated = experiment.traj.results.all_results
+        n = sum(len(evaluated[g]) for g in evaluated.keys())
+        if n != population * generations:
+            raise RuntimeError(f"experiment {name}: {n} evaluations, expected {population * generations}")
+        shutil.rmtree(os.path.join(root_dir, name), ignore_errors=True)
+        return elapsed
+    return None
+
+
+def futures_map_timed(comm, function, items, repeats=1):
+    """Collective: wall time on rank 0 of `repeats` ``MPICommExecutor.map(function, items,
+    chunksize=1)`` calls (executor start-up excluded)."""
+    from mpi4py.futures import MPICommExecutor
+
+    elapsed = None
+    with MPICommExecutor(comm, root=0) as executor:
+        if executor is not None:
+            list(executor.map(noop, range(executor_warmup_size(comm))))  # workers up and connected
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                results = list(executor.map(function, items, chunksize=1))
+                if len(results) != len(items):
+                    raise RuntimeError("mpi4py.futures lost results")
+            elapsed = time.perf_counter() - t0
+    return elapsed
+
+
+def executor_warmup_size(comm):
+    return 4 * (comm.Get_size() - 1)
+
+
+# -- section 1: no-op throughput ------------------------------------------------------------
+
+
+def bench_scheduler_noop(comm, static):
+    """Individuals/s of N no-op runs submitted at once on the Scheduler."""
+    from mpil2l.scheduler import on_workers
+
+    rate = None
+    with on_workers(noop, comm) as scheduler:
+        if scheduler is not None:
+            t0 = time.perf_counter()
+            scheduler.submit_runs(list(range(N_NOOP)), static=static)
+            finished = collect_all(scheduler)
+            elapsed = time.perf_counter() - t0
+            check_success(finished, N_NOOP, f"no-op scheduler (static={static})")
+            rate = N_NOOP / elapsed
+    return rate
+
+
+def bench_experiment_noop(comm, root_dir):
+    elapsed = run_experiment_timed(
+        comm, root_dir, "noop-throughput", (EXP_POPULATION, EXP_GENERATIONS), NoopOptimizee(), "dynamic"
+    )
+    return None if elapsed is None else EXP_POPULATION * EXP_GENERATIONS / elapsed
+
+
+def bench_futures_noop(comm):
+    elapsed = futures_map_timed(comm, noop, range(N_NOOP))
+    return None if elapsed is None else N_NOOP / elapsed
+
+
+def bench_ping_pong(comm):
+    """Round trips/s of pickled send/recv, one outstanding message per worker."""
+
+    def on_root(comm):
+        workers = range(1, comm.Get_size())
+        payload = 0.0
+        rounds = 0
+        t0 = time.perf_counter()
+        while rounds < 10 or time.perf_counter() - t0 < PING_PONG_SECONDS:
+            for w in workers:
+                comm.send(payload, dest=w, tag=RAW_TAG)
+            for w in workers:
+                comm.recv(source=w, tag=RAW_TAG)
+            rounds += 1
+        return rounds * len(workers) / (time.perf_counter() - t0)
+
+    return raw_reference(comm, on_root)
+
+
+# -- section 2: efficiency on lognormal durations -----------------------------------------
+
+
+def lognormal_durations(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [float(d) for d in rng.lognormal(np.log(LOGNORMAL_MEDIAN), LOGNORMAL_SIGMA, LOGNORMAL_RUNS)]
+
+
+def ideal_makespan(durations, n_workers):
+    return max(sum(durations) / n_workers, max(durations))
+
+
+def greedy_makespan(durations, n_workers):
+    """Makespan of zero-overhead list scheduling in submission order: the best any dynamic
+    dispatcher that does not know the durations can do with this order."""
+    import heapq
+
+    free_at = [0.0] * n_workers
+    for d in durations:
+        heapq.heappush(free_at, heapq.heappop(free_at) + d)
+    return max(free_at)
+
+
+def bench_scheduler_sleeps(comm, durations):
+    from mpil2l.scheduler import on_workers
+
+    makespan = None
+    with on_workers(sleep_for, comm) as scheduler:
+        if scheduler is not None:
+            t0 = time.perf_counter()
+            scheduler.submit_runs(list(durations))
+            finished = collect_all(scheduler)
+            makespan = time.perf_counter() - t0
+            check_success(finished, len(durations), "lognormal scheduler")
+    return makespan
+
+
+def bench_experiment_sleeps(comm, root_dir, durations):
+    return run_experiment_timed(
+        comm, root_dir, "lognormal", (len(durations), 1, durations), SleepOptimizee(), "dynamic"
+    )
+
+
+def bench_futures_sleeps(comm, durations):
+    return futures_map_timed(comm, sleep_for, list(durations))
+
+
+# -- section 3: overhead per generation ----------------------------------------------------
+
+
+def bench_generation_overhead(comm, root_dir, dispatch):
+    elapsed = run_experiment_timed(
+        comm,
+        root_dir,
+        f"overhead-{dispatch}",
+        (OVERHEAD_POPULATION, OVERHEAD_GENERATIONS),
+        NoopOptimizee(),
+        dispatch,
+    )
+    return None if elapsed is None else 1e3 * elapsed / OVERHEAD_GENERATIONS
+
+
+def bench_futures_generation_overhead(comm):
+    elapsed = futures_map_timed(comm, noop, list(range(OVERHEAD_POPULATION)), repeats=OVERHEAD_GENERATIONS)
+    return None if elapsed is None else 1e3 * elapsed / OVERHEAD_GENERATIONS
+
+
+# -- section 4: rank 0 CPU while waiting, added latency -------------------------------------
+
+
+def bench_scheduler_cpu_fraction(comm):
+    """Rank 0's CPU time / wall time while the Scheduler waits for 50 ms runs."""
+    from mpil2l.scheduler import on_workers
+
+    fraction = None
+    with on_workers(sleep_for, comm) as scheduler:
+        if scheduler is not None:
+            w0, c0 = time.perf_counter(), time.process_time()
+            scheduler.submit_runs([CPU_RUN_SECONDS] * CPU_RUNS)
+            finished = collect_all(scheduler)
+            fraction = (time.process_time() - c0) / (time.perf_counter() - w0)
+            check_success(finished, CPU_RUNS, "cpu fraction")
+    return fraction
+
+
+def bench_blocking_recv_cpu_fraction(comm):
+    """The same work handed out with blocking send/recv (a worker is refilled when it replies)."""
+    from mpi4py import MPI
+
+    def on_root(comm):
+        workers = list(range(1, comm.Get_size()))
+        status = MPI.Status()
+        w0, c0 = time.perf_counter(), time.process_time()
+        sent = 0
+        for w in workers[:CPU_RUNS]:
+            comm.send(CPU_RUN_SECONDS, dest=w, tag=RAW_TAG)
+            sent += 1
+        for _ in range(CPU_RUNS):
+            comm.recv(source=MPI.ANY_SOURCE, tag=RAW_TAG, status=status)
+            if sent < CPU_RUNS:
+                comm.send(CPU_RUN_SECONDS, dest=status.Get_source(), tag=RAW_TAG)
+                sent += 1
+        return (time.process_time() - c0) / (time.perf_counter() - w0)
+
+    return raw_reference(comm, on_root)
+
+
+def bench_scheduler_latency(comm):
+    """{d: mean(round trip) - d in seconds} for runs submitted one at a time."""
+    from mpil2l.scheduler import on_workers
+
+    added = None
+    with on_workers(sleep_for, comm) as scheduler:
+        if scheduler is not None:
+            added = {}
+            for d in LATENCY_DURATIONS:
+                trips = []
+                for _ in range(LATENCY_REPEATS):
+                    t0 = time.perf_counter()
+                    scheduler.submit_run(d)
+                    finished = []
+                    while not finished:
+                        scheduler.wait()
+                        finished = scheduler.get_finished_runs()
+                    trips.append(time.perf_counter() - t0)
+                    check_success(finished, 1, "latency")
+                added[d] = sum(trips) / len(trips) - d
+    return added
+
+
+def bench_raw_latency(comm):
+    """{d: mean(round trip) - d} of send(d) / blocking recv with worker 1, which waits in a
+    blocking recv too; the other workers sleep, so that at most two ranks spin."""
+
+    def on_root(comm):
+        added = {}
+        for d in LATENCY_DURATIONS:
+            trips = []
+            for _ in range(LATENCY_REPEATS):
+                t0 = time.perf_counter()
+                comm.send(d, dest=1, tag=RAW_TAG)
+                comm.recv(source=1, tag=RAW_TAG)
+                trips.append(time.perf_counter() - t0)
+            added[d] = sum(trips) / len(trips) - d
+        return added
+
+    return raw_reference(comm, on_root, active={1})
+
+
+# -- driver ---------------------------------------------------------------------------------
+
+
+def run_sections(comm, root_dir):
+    """Runs every section on every rank; returns the numbers (filled on rank 0)."""
+    r = {}
+    n_workers = comm.Get_size() - 1
+
+    def step(key, function, *args):
+        section_barrier(comm)
+        t0 = time.perf_counter()
+        value = function(comm, *args)
+        if comm.Get_rank() == 0:
+            r[key] = value
+            print(f"  [{time.perf_counter() - t0:6.2f} s] {key}", flush=True)
+        section_barrier(comm)
+        return value
+
+    # 1. no-op throughput
+    step("noop_scheduler_dynamic", bench_scheduler_noop, False)
+    step("noop_scheduler_static", bench_scheduler_noop, True)
+    step("noop_experiment_dynamic", bench_experiment_noop, root_dir)
+    step("noop_futures_unbatched", bench_futures_noop)
+    step("ping_pong_round_trips", bench_ping_pong)
+
+    # 2. efficiency on lognormal durations
+    for seed in SEEDS:
+        durations = lognormal_durations(seed)
+        if comm.Get_rank() == 0:
+            r[f"lognormal_bound_s_{seed}"] = ideal_makespan(durations, n_workers)
+            r[f"lognormal_greedy_s_{seed}"] = greedy_makespan(durations, n_workers)
+        step(f"lognormal_scheduler_s_{seed}", bench_scheduler_sleeps, durations)
+        step(f"lognormal_experiment_s_{seed}", bench_experiment_sleeps, root_dir, durations)
+        step(f"lognormal_futures_s_{seed}", bench_futures_sleeps, durations)
+
+    # 3. overhead per generation
+    step("generation_ms_dynamic", bench_generation_overhead, root_dir, "dynamic")
+    step("generation_ms_static", bench_generation_overhead, root_dir, "static")
+    step("generation_ms_futures", bench_futures_generation_overhead)
+
+    # 4. rank 0 CPU while waiting, added latency
+    step("cpu_fraction_scheduler", bench_scheduler_cpu_fraction)
+    step("cpu_fraction_blocking_recv", bench_blocking_recv_cpu_fraction)
+    step("latency_scheduler", bench_scheduler_latency)
+    step("latency_raw", bench_raw_latency)
+    return r
+
+
+def efficiencies(r, runner):
+    values = [r[f"lognormal_bound_s_{s}"] / r[f"lognormal_{runner}_s_{s}"] for s in SEEDS]
+    return sum(values) / len(values), min(values)
+
+
+def build_rows(r):
+    """(measurement, mpil2l, reference, ratio) rows, plus (check, passed) pairs."""
+
+    def ratio(a, b):
+        return a / b if a is not None and b else None
+
+    rows, checks = [], []
+    fut = r["noop_futures_unbatched"]
+    for label, key in (
+        ("1a no-op, Scheduler dynamic (ind/s, higher better) vs futures unbatched", "noop_scheduler_dynamic"),
+        ("1b no-op, Scheduler static (ind/s) vs futures unbatched", "noop_scheduler_static"),
+        (
+            f"1c no-op, Experiment {EXP_GENERATIONS}x{EXP_POPULATION} dynamic (ind/s) vs futures unbatched",
+            "noop_experiment_dynamic",
+        ),
+    ):
+        rows.append((label, f"{r[key]:,.0f}", f"{fut:,.0f}", ratio(r[key], fut)))
+    rows.append(
+        (
+            "1e no-op, Scheduler dynamic (ind/s) vs raw pickled ping-pong (round trips/s)",
+            f"{r['noop_scheduler_dynamic']:,.0f}",
+            f"{r['ping_pong_round_trips']:,.0f}",
+            ratio(r["noop_scheduler_dynamic"], r["ping_pong_round_trips"]),
+        )
+    )
+    throughput_ratio = ratio(r["noop_scheduler_dynamic"], fut)
+    checks.append((f"1a/1d >= {FLOOR_THROUGHPUT_RATIO:g}x (got {throughput_ratio:.1f}x)", throughput_ratio >= FLOOR_THROUGHPUT_RATIO))
+
+    fut_mean, fut_min = efficiencies(r, "futures")
+    for label, runner in (
+        ("2 efficiency, lognormal 300 sleeps, Scheduler dynamic: mean (min), higher better", "scheduler"),
+        ("2 efficiency, lognormal 300 sleeps, Experiment 1 generation: mean (min)", "experiment"),
+    ):
+        mean, low = efficiencies(r, runner)
+        rows.append((label, f"{mean:.3f} ({low:.3f})", f"{fut_mean:.3f} ({fut_min:.3f})", ratio(mean, fut_mean)))
+        checks.append((f"efficiency {runner} mean >= {FLOOR_EFFICIENCY} (got {mean:.3f})", mean >= FLOOR_EFFICIENCY))
+
+    greedy_mean, greedy_min = efficiencies(r, "greedy")
+    rows.append(
+        (
+            "2 efficiency of zero-overhead greedy dispatch in submission order (simulated, for context)",
+            f"{greedy_mean:.3f} ({greedy_min:.3f})",
+            "",
+            None,
+        )
+    )
+    fut_gen = r["generation_ms_futures"]
+    for dispatch in ("dynamic", "static"):
+        ms = r[f"generation_ms_{dispatch}"]
+        rows.append(
+            (
+                f"3 ms per generation, {OVERHEAD_POPULATION} no-ops x {OVERHEAD_GENERATIONS}, Experiment {dispatch} "
+                "(lower better) vs futures map per generation",
+                f"{ms:.3f}",
+                f"{fut_gen:.3f}",
+                ratio(ms, fut_gen),
+            )
+        )
+        checks.append((f"ms/generation {dispatch} <= {CEILING_MS_PER_GENERATION:g} (got {ms:.3f})", ms <= CEILING_MS_PER_GENERATION))
+
+    cpu, cpu_ref = r["cpu_fraction_scheduler"], r["cpu_fraction_blocking_recv"]
+    rows.append(
+        (
+            f"4a rank 0 CPU / wall while workers sleep ({CPU_RUNS} x {CPU_RUN_SECONDS * 1e3:g} ms), lower better, vs blocking recv",
+            f"{100 * cpu:.1f} %",
+            f"{100 * cpu_ref:.1f} %",
+            ratio(cpu, cpu_ref),
+        )
+    )
+    checks.append((f"rank 0 CPU while waiting <= {100 * CEILING_CPU_FRACTION:g} % (got {100 * cpu:.1f} %)", cpu <= CEILING_CPU_FRACTION))
+    for d in LATENCY_DURATIONS:
+        ours, raw = r["latency_scheduler"][d], r["latency_raw"][d]
+        rows.append(
+            (
+                f"4b added latency, one run of sleep({d * 1e3:g} ms) at a time (us, lower better) vs raw send/recv",
+                f"{ours * 1e6:.0f}",
+                f"{raw * 1e6:.0f}",
+                ratio(ours, raw),
+            )
+        )
+    return rows, checks
+
+
+def mpil2l_version():
+    """The commit the measured mpil2l comes from, marked when mpil2l/ has local changes."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "mpil2l"], cwd=repo, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit or "unknown") + (" + local changes" if dirty else "")
+
+
+def environment_line(comm):
+    import mpi4py
+    from mpi4py import MPI
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    library = " ".join(MPI.Get_library_version().split("\n")[0].split())
+    return (
+        f"ranks: {comm.Get_size()} (1 scheduler + {comm.Get_size() - 1} workers), cores: {cores}, "
+        f"MPI: {library}, mpi4py {mpi4py.__version__}, Python {sys.version.split()[0]}, "
+        f"mpil2l commit {mpil2l_version()}"
+    )
+
+
+def print_report(comm, r, elapsed):
+    rows, checks = build_rows(r)
+    lines = [
+        "",
+        f"command: {os.environ.get(COMMAND_ENV, ' '.join(sys.argv))}",
+        f"environment: {environment_line(comm)}",
+        f"total benchmark time: {elapsed:.1f} s",
+        "",
+        "| measurement | mpil2l | reference | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, ours, ref, ratio in rows:
+        lines.append(f"| {label} | {ours} | {ref} | {'' if ratio is None else f'{ratio:.2f}'} |")
+    lines += ["", "ratio = mpil2l / reference. Checks:"]
+    lines += [f"- [{'PASS' if ok else 'FAIL'}] {text}" for text, ok in checks]
+    print("\n".join(lines), flush=True)
+    return rows, checks
+
+
+def to_json(r):
+    out = {}
+    for key, value in r.items():
+        out[key] = {f"{d * 1e3:g}ms": v for d, v in value.items()} if isinstance(value, dict) else value
+    return out
+
+
+def child_main(args):
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    if comm.Get_size() < 2:
+        sys.exit("bench_runtime: needs at least 2 ranks (1 scheduler + workers)")
+    root_dir = comm.bcast(tempfile.mkdtemp(prefix="mpil2l-bench-") if comm.Get_rank() == 0 else None, root=0)
+    t0 = time.perf_counter()
+    try:
+        r = run_sections(comm, root_dir)
+    finally:
+        if comm.Get_rank() == 0:
+            shutil.rmtree(root_dir, ignore_errors=True)
+    if comm.Get_rank() != 0:
+        return 0
+    rows, checks = print_report(comm, r, time.perf_counter() - t0)
+    if args.json:
+        document = {
+            "command": os.environ.get(COMMAND_ENV, " ".join(sys.argv)),
+            "environment": environment_line(comm),
+            "results": to_json(r),
+            "table": [
+                {"measurement": label, "mpil2l": ours, "reference": ref, "ratio": ratio}
+                for label, ours, ref, ratio in rows
+            ],
+            "checks": [{"check": text, "passed": ok} for text, ok in checks],
+        }
+        with open(args.json, "w") as f:
+            json.dump(document, f, indent=2)
+        print(f"\nwrote {args.json}", flush=True)
+    return 1 if args.strict and not all(ok for _, ok in checks) else 0
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--np", type=int, default=4, help="MPI ranks: 1 scheduler + NP-1 workers (default 4)")
+    parser.add_argument("--json", metavar="PATH", help="also write the numbers to this JSON file")
+    parser.add_argument("--timeout", type=float, default=600.0, help="kill the MPI job after this many seconds")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a floor is not met")
+    return parser.parse_args(argv)
+
+
+def main():
+    argv = sys.argv[1:]
+    args = parse_args(argv)
+    if args.json:
+        args.json = os.path.abspath(args.json)
+    in_mpi = os.environ.get(CHILD_ENV) == "1" or any(k in os.environ for k in LAUNCHER_RANK_ENV)
+    if in_mpi:
+        return child_main(args)
+    if args.np < 2:
+        sys.exit("bench_runtime: --np must be at least 2")
+    return launch_under_mpi(args, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
