@@ -21,3 +21,16 @@ class Tag(IntEnum):
 
 
 TAG_NAMES = {tag.value: tag.name for tag in Tag}
+
+
+def probe(comm, source, tag, status):
+    """Non-blocking matched probe; returns an `MPI.Message` or None.
+
+    Probes twice: MPICH often matches a message that has already arrived only on the second
+    call (the first one drives the progress engine), and every polling loop sleeps between
+    calls, so a single probe would cost a whole extra sleep per message.
+    """
+    message = comm.improbe(source, tag, status)
+    if message is None:
+        message = comm.improbe(source, tag, status)
+    return message

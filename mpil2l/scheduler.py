@@ -6,8 +6,9 @@ collect one run at a time. Workers run `mpil2l.worker.serve` meanwhile.
 
 Dispatch is dynamic by default: a worker gets the next batch of runs as soon as it returns
 its results. Batches are one run long until run times are known; when runs turn out short
-compared to a message round trip, batches grow (towards `BATCH_SECONDS` of work) and a
-second batch is queued at each worker so that it never waits for rank 0. Static dispatch
+compared to a message round trip, batches grow (towards `BATCH_SECONDS` of work). A second
+batch is queued at each worker (see `_pipeline_depth`) so that it does not wait for rank 0
+between batches. Static dispatch
 (`submit_runs(..., static=True)`) splits a list into equal contiguous chunks, one message
 per worker.
 """
@@ -22,12 +23,12 @@ import cloudpickle
 from mpi4py import MPI
 
 from .backoff import Backoff
-from .protocol import Tag
+from .protocol import Tag, probe
 from .spmd import open_run_comm, wait_for
 from .worker import execute, serve
 
 BATCH_SECONDS = 2e-3  # target length of a dynamic batch once run times are known
-PIPELINE_BELOW = 1e-3  # runs shorter than this get a second batch queued at each worker
+PIPELINE_BELOW = 1e-3  # runs shorter than this always get a second batch queued per worker
 ABORT_GRACE = 5.0  # seconds an aborting rank 0 waits for busy workers before MPI_Abort
 _EMA = 0.3  # weight of the newest batch in the run-time estimate
 
@@ -197,7 +198,7 @@ class Scheduler:
         count = 0
         status = self._status
         while True:
-            message = self._comm.improbe(MPI.ANY_SOURCE, Tag.RESULTS, status)
+            message = probe(self._comm, MPI.ANY_SOURCE, Tag.RESULTS, status)
             if message is None:
                 return count
             self._on_results(status.Get_source(), message.recv())
@@ -211,12 +212,12 @@ class Scheduler:
             self._free.append(worker)
         mean = sum(value.time for _, value in results) / len(results)
         self._estimate = mean if self._estimate is None else (1 - _EMA) * self._estimate + _EMA * mean
-        depth = 2 if self._estimate < PIPELINE_BELOW else 1
+
+    def _dispatch(self):
+        depth = self._pipeline_depth()
         if depth > self._depth:
             self._free.extend(self._workers)
         self._depth = depth
-
-    def _dispatch(self):
         size = self._batch_size()
         for _ in range(len(self._free)):
             if not (self._queue or self._pinned):
@@ -232,6 +233,17 @@ class Scheduler:
             self._inflight[w] += 1
         if len(self._sends) > 64:
             self._sends = [r for r in self._sends if not r.Test()]
+
+    def _pipeline_depth(self):
+        """Batches queued at each worker: two, so that a worker starts its next batch without
+        waiting for rank 0 to notice its results, while runs are short or while the queue
+        still holds work for everyone; one near the end of the queue, so that the last runs
+        go to whichever worker is free first instead of waiting behind a long run."""
+        if self._estimate is None:
+            return 1
+        if self._estimate < PIPELINE_BELOW or len(self._queue) > len(self._workers):
+            return 2
+        return 1
 
     def _batch_size(self):
         """Runs per dynamic batch in this dispatch round: one until run times are known, then
@@ -258,7 +270,7 @@ class Scheduler:
         status = self._status
         backoff = Backoff()
         while waiting:
-            message = self._comm.improbe(MPI.ANY_SOURCE, MPI.ANY_TAG, status)
+            message = probe(self._comm, MPI.ANY_SOURCE, MPI.ANY_TAG, status)
             if message is None:
                 if deadline is not None and time.monotonic() > deadline:
                     print(

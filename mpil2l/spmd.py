@@ -16,7 +16,7 @@ WORKER_ABORT_DELAY = 1.0
 def wait_for(request):
     """Completes an MPI request by polling with `Backoff` (MPICH's Wait spins a core)."""
     backoff = Backoff()
-    while not request.Test():
+    while not (request.Test() or request.Test()):
         backoff.sleep()
 
 

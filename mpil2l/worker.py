@@ -14,7 +14,7 @@ from mpi4py import MPI
 
 from .backoff import Backoff
 from .errors import RunAborted
-from .protocol import Tag
+from .protocol import Tag, probe
 from .runs import RunValue, StatusType
 from .spmd import open_run_comm
 
@@ -97,7 +97,7 @@ def serve(comm=None, root=0):
     target = None
     try:
         while True:
-            message = comm.improbe(root, MPI.ANY_TAG, status)
+            message = probe(comm, root, MPI.ANY_TAG, status)
             if message is None:
                 backoff.sleep()
                 continue

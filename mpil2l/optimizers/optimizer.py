@@ -240,7 +240,8 @@ class Optimizer:
             self.best_weighted_fitness = float(weighted[best])
             self.best_fitness = fitnesses[best]
             self.best_individual = _copy_individual(self.eval_pop[best])
-        logger.info(
+        # the runtime prints one progress line per generation; this is detail for debug=True
+        logger.debug(
             "generation %d: best fitness %s (ind_idx %d), mean weighted fitness %g",
             self.g,
             fitnesses[best],
