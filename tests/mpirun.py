@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -29,7 +30,13 @@ def run_mpi(n, script, *args, timeout=90, env=None):
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-def leftover_processes(marker):
-    """PIDs of processes whose command line contains `marker` (orphans of a finished run)."""
-    out = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split() if int(pid) != os.getpid()]
+def leftover_processes(marker, grace=5.0):
+    """Command lines of processes containing `marker` that are still alive `grace` seconds
+    after a run ended (orphans). Processes the launcher is still reaping get that long."""
+    deadline = time.monotonic() + grace
+    while True:
+        out = subprocess.run(["pgrep", "-a", "-f", marker], capture_output=True, text=True).stdout
+        alive = [line for line in out.splitlines() if int(line.split()[0]) != os.getpid() and "pgrep" not in line]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
