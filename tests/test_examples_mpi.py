@@ -30,7 +30,7 @@ def serial_results(tmp_path_factory):
     return run_example(tmp_path_factory.mktemp("serial"), 1, "dynamic")
 
 
-@pytest.mark.parametrize("ranks, dispatch", [(2, "dynamic"), (4, "static"), (4, "dynamic"), (8, "dynamic")])
+@pytest.mark.parametrize("ranks, dispatch", [(2, "dynamic"), (4, "static"), (4, "dynamic"), (8, "dynamic"), (16, "static")])
 def test_ga_example_is_deterministic_across_ranks_and_dispatch(tmp_path, serial_results, ranks, dispatch):
     assert run_example(tmp_path, ranks, dispatch) == serial_results
     assert sorted(serial_results) == list(range(6))
