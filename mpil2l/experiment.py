@@ -18,7 +18,7 @@ from .evaluation import Simulation, Task
 from .logs import StdoutLog, configure_logger, logger
 from .runs import StatusType
 from .scheduler import Scheduler
-from .spmd import install_abort_hook, mark_reported, print_error
+from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error
 from .trajectory import Trajectory
 from .worker import serve
 
@@ -121,6 +121,12 @@ class Experiment:
             ValueError: a bad value.
             OSError: the run folder cannot be created or already exists.
         """
+        try:
+            return self._prepare(**kwargs)
+        except Exception as exc:
+            raise mark_on_every_rank(exc)  # every rank validated the same input
+
+    def _prepare(self, **kwargs):
         unknown = sorted(set(kwargs) - set(PREPARE_KEYWORDS))
         if unknown:
             raise TypeError(

@@ -14,7 +14,6 @@ per worker.
 """
 
 import math
-import sys
 import time
 from collections import deque
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from mpi4py import MPI
 
 from .backoff import Backoff
 from .protocol import Tag, probe
-from .spmd import open_run_comm, wait_for
+from .spmd import open_run_comm, wait_for, write_stderr
 from .worker import execute, serve
 
 BATCH_SECONDS = 2e-3  # target length of a dynamic batch once run times are known
@@ -273,11 +272,9 @@ class Scheduler:
             message = probe(self._comm, MPI.ANY_SOURCE, MPI.ANY_TAG, status)
             if message is None:
                 if deadline is not None and time.monotonic() > deadline:
-                    print(
+                    write_stderr(
                         f"mpil2l: workers {sorted(waiting)} did not stop within {ABORT_GRACE:g} s "
-                        "(busy in an evaluation); aborting the MPI job",
-                        file=sys.stderr,
-                        flush=True,
+                        "(busy in an evaluation); aborting the MPI job\n"
                     )
                     self._comm.Abort(1)
                 backoff.sleep()

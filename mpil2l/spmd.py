@@ -11,6 +11,8 @@ from .errors import RunAborted
 # A worker that fails outside a run waits this long before aborting the job, so that rank 0,
 # which usually fails the same way, gets its own message out first.
 WORKER_ABORT_DELAY = 1.0
+# MPI_Abort can tear the job down before the launcher forwards what was just printed.
+OUTPUT_GRACE = 0.2
 
 
 def wait_for(request):
@@ -25,6 +27,16 @@ def open_run_comm(comm):
     that arrive early from spinning inside Dup while rank 0 is still setting up."""
     wait_for(comm.Ibarrier())
     return comm.Dup()
+
+
+def mark_on_every_rank(exc):
+    """Marks an exception that a collective call raises identically on every rank: each rank
+    exits non-zero by itself, so the abort hook prints it once (rank 0) and aborts nothing."""
+    try:
+        exc._mpil2l_on_every_rank = True
+    except AttributeError:
+        pass
+    return exc
 
 
 def mark_reported(exc):
@@ -48,27 +60,34 @@ def install_abort_hook(comm):
         return
     _hooked_comms.append(comm)
     rank = comm.Get_rank()
-    previous = sys.excepthook
 
     def hook(exc_type, exc, tb):
         if isinstance(exc, RunAborted):
-            print(f"mpil2l rank {rank}: {exc}", file=sys.stderr, flush=True)
+            write_stderr(f"mpil2l rank {rank}: {exc}\n")
             return
         if getattr(exc, "_mpil2l_reported", False):
             return
-        print(f"mpil2l: uncaught exception on rank {rank}; ending all ranks", file=sys.stderr)
-        previous(exc_type, exc, tb)
-        sys.stderr.flush()
+        if getattr(exc, "_mpil2l_on_every_rank", False):
+            if rank == 0:  # the same error on every rank: say it once, let every rank exit
+                print_error(exc, "mpil2l: error (raised on every rank)")
+            return
         sys.stdout.flush()
         if rank != 0:
             time.sleep(WORKER_ABORT_DELAY)
+        print_error(exc, f"mpil2l: uncaught exception on rank {rank}; ending all ranks")
+        time.sleep(OUTPUT_GRACE)
         comm.Abort(1)
 
     sys.excepthook = hook
 
 
-def print_error(exc, header):
-    """Prints `header` and the exception with its traceback (and causes) to stderr, flushed."""
-    print(header, file=sys.stderr)
-    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+def write_stderr(text):
+    """Writes `text` to stderr in one call: the launcher merges every rank's stderr, and one
+    write keeps a message from being cut into by another rank's."""
+    sys.stderr.write(text)
     sys.stderr.flush()
+
+
+def print_error(exc, header):
+    """Prints `header` and the exception with its traceback (and causes) to stderr."""
+    write_stderr(header + "\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
