@@ -29,24 +29,24 @@ def open_run_comm(comm):
     return comm.Dup()
 
 
+def _flag(exc, name):
+    try:
+        setattr(exc, name, True)
+    except AttributeError:  # exceptions with __slots__
+        pass
+    return exc
+
+
 def mark_on_every_rank(exc):
     """Marks an exception that a collective call raises identically on every rank: each rank
     exits non-zero by itself, so the abort hook prints it once (rank 0) and aborts nothing."""
-    try:
-        exc._mpil2l_on_every_rank = True
-    except AttributeError:
-        pass
-    return exc
+    return _flag(exc, "_mpil2l_on_every_rank")
 
 
 def mark_reported(exc):
     """Marks an exception whose message rank 0 has printed and whose workers have stopped, so
     the abort hook lets the process exit non-zero without killing the job."""
-    try:
-        exc._mpil2l_reported = True
-    except AttributeError:
-        pass
-    return exc
+    return _flag(exc, "_mpil2l_reported")
 
 
 _hooked_comms = []

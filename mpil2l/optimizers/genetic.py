@@ -100,6 +100,8 @@ class GeneticAlgorithmOptimizer(Optimizer):
         (5, True)
     """
 
+    parameters_type = GeneticAlgorithmParameters
+
     def __init__(
         self,
         traj,
@@ -115,10 +117,6 @@ class GeneticAlgorithmOptimizer(Optimizer):
             parameters,
             optimizee_bounding_func,
         )
-        if not isinstance(parameters, GeneticAlgorithmParameters):
-            raise TypeError(
-                f"parameters must be a GeneticAlgorithmParameters, got {type(parameters).__name__}"
-            )
         p = parameters
         self.seed = check_int("seed", p.seed, 0)
         self.pop_size = check_int("pop_size", p.pop_size, 1)

@@ -59,6 +59,8 @@ class GridSearchOptimizer(Optimizer):
         ({'x': 0.0}, False)
     """
 
+    parameters_type = GridSearchParameters
+
     def __init__(
         self,
         traj,
@@ -74,10 +76,6 @@ class GridSearchOptimizer(Optimizer):
             parameters,
             optimizee_bounding_func,
         )
-        if not isinstance(parameters, GridSearchParameters):
-            raise TypeError(
-                f"parameters must be a GridSearchParameters, got {type(parameters).__name__}"
-            )
         param_grid = parameters.param_grid
         if not isinstance(param_grid, dict):
             raise TypeError(f"param_grid must be a dict, got {type(param_grid).__name__}")

@@ -108,6 +108,9 @@ class Optimizer:
         (2.0, (4.0,))
     """
 
+    # The namedtuple class `parameters` must be an instance of (None: anything).
+    parameters_type = None
+
     def __init__(
         self,
         traj,
@@ -125,6 +128,10 @@ class Optimizer:
             raise TypeError(
                 "optimizee_bounding_func must be callable or None, got "
                 f"{type(optimizee_bounding_func).__name__}"
+            )
+        if self.parameters_type is not None and not isinstance(parameters, self.parameters_type):
+            raise TypeError(
+                f"parameters must be a {self.parameters_type.__name__}, got {type(parameters).__name__}"
             )
         self.optimizee_create_individual = optimizee_create_individual
         self.optimizee_fitness_weights = self._check_weights(optimizee_fitness_weights)
