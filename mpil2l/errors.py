@@ -18,6 +18,11 @@ class FitnessError(TypeError):
     fitness weights."""
 
 
+class NonFiniteFitness(ValueError):
+    """`simulate` returned NaN or an infinity (a CRASHED run unless non-finite fitness is
+    allowed)."""
+
+
 def reraise_remote(run_value, context):
     """Raises the exception a worker reported in `run_value`, with the original type where it
     could be pickled, the remote traceback as its cause, and `context` (which run, where) in
@@ -33,3 +38,15 @@ def reraise_remote(run_value, context):
     else:  # Python < 3.11
         exc = RuntimeError(f"{where}: {info.get('error')}")
     raise exc from RemoteTraceback(info.get("traceback", ""))
+
+
+class JobTerminated(BaseException):
+    """Raised in the main thread of every mpil2l rank that receives SIGTERM (the batch system's
+    wall-time warning) or SIGINT while a run is in progress. A BaseException, like
+    KeyboardInterrupt, so that ``except Exception`` in user code does not swallow it."""
+
+
+class EvaluationFailed(RuntimeError):
+    """An individual failed every attempt (or the first run of the job crashed) and the run
+    was configured to stop on that (`stop_run`, `abort_on_first_run_crash`), or a worker was
+    terminated."""

@@ -5,6 +5,7 @@ rank 0 owns the trajectory and the optimizer and drives the run; the other ranks
 evaluations inside `run_experiment` and return from it when the run ends.
 """
 
+import numbers
 import os
 import pickle
 import shutil
@@ -13,12 +14,13 @@ from typing import NamedTuple
 
 from mpi4py import MPI
 
-from .errors import FitnessError, reraise_remote
-from .evaluation import Simulation, Task
+from .errors import EvaluationFailed, FitnessError, reraise_remote
+from .evaluation import Simulation, Task, attempt_record
+from .isolation import Limits, check_isolation
 from .logs import StdoutLog, configure_logger, logger
 from .runs import StatusType
 from .scheduler import Scheduler
-from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error
+from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals
 from .trajectory import Trajectory
 from .worker import serve
 
@@ -37,6 +39,13 @@ PREPARE_KEYWORDS = (
 DEFAULT_RUNNER_PARAMS = {
     "dispatch": "dynamic",  # or "static"
     "max_workers": None,  # use at most this many worker ranks
+    "isolation": "process",  # or "none": evaluate in the worker rank itself
+    "timeout": None,  # seconds per evaluation attempt
+    "memory_limit_mb": None,  # memory per evaluation, beyond the evaluation process's own
+    "max_retries": 3,  # further attempts of a failed individual
+    "cost_for_crash": None,  # fitness of an individual that failed every attempt (None: worst)
+    "allow_nonfinite": False,  # accept NaN/inf fitness instead of counting it as CRASHED
+    "abort_on_first_run_crash": False,  # end the run if the first evaluation fails
 }
 DISPATCH_MODES = ("dynamic", "static")
 # L2L's file-based runner settings; they have no meaning when workers are MPI ranks.
@@ -98,15 +107,24 @@ class Experiment:
                 on from its first generation without results.
             log_stdout: also copy every rank's stdout and stderr into
                 ``<run folder>/logs/rank-<r>.log`` (default False).
-            runner_params: dict; ``dispatch`` (``'dynamic'``, the default, or ``'static'``)
-                and ``max_workers`` (use at most this many worker ranks).
+            runner_params: dict of how individuals are evaluated (defaults in
+                `DEFAULT_RUNNER_PARAMS`): ``dispatch`` (``'dynamic'`` or ``'static'``),
+                ``max_workers``, ``isolation`` (``'process'``: each worker evaluates in a
+                child process that a crash cannot take down; ``'none'``: in the worker),
+                ``timeout`` (seconds per attempt; the attempt is killed and TIMEOUT),
+                ``memory_limit_mb`` (per attempt; MEMOUT beyond it), ``max_retries``
+                (further attempts of a failed individual, on another worker where there is
+                one; default 3), ``cost_for_crash`` (the fitness of an individual that failed
+                every attempt; default the worst value each weight allows),
+                ``allow_nonfinite`` (default False: NaN or inf fitness is CRASHED) and
+                ``abort_on_first_run_crash`` (SMAC's: end the run if its first evaluation
+                fails).
             multiprocessing: evaluate on the worker ranks (default True); False evaluates on
                 rank 0, one individual after the other.
             debug: log every dispatch detail (default False).
-            stop_run: end the run at the first failed evaluation (default False: a failed
-                individual gets the worst possible fitness and the run goes on; a run in
-                which a whole generation fails, or `simulate` returns the wrong type, always
-                ends).
+            stop_run: end the run when an individual has failed every attempt (default
+                False: it gets ``cost_for_crash`` and the run goes on). A run in which a whole
+                generation fails, or `simulate` returns the wrong type, always ends.
             timeout: run time limit: True for two hours (the default, as in L2L), a number
                 of seconds, or False for none. Checked between generations.
             overwrite: replace an existing run folder of the same name (default False: it
@@ -194,17 +212,29 @@ class Experiment:
         logger.debug("optimizer parameters: %s", optimizer_parameters)
         logger.debug("optimizee parameters: %s", optimizee_parameters)
         weights = getattr(optimizer, "optimizee_fitness_weights", None)
-        target = Simulation(optimizee, self.traj.parameters_only(), None if weights is None else len(weights))
+        rp = self.runner_params
+        self._cost_for_crash = _cost_for_crash(rp["cost_for_crash"], weights)
+        self._first_attempt_seen = False
+        target = Simulation(
+            optimizee,
+            self.traj.parameters_only(),
+            None if weights is None else len(weights),
+            allow_nonfinite=rp["allow_nonfinite"],
+        )
         scheduler = Scheduler(
             target,
             self.comm,
-            max_workers=self.runner_params["max_workers"],
+            max_workers=rp["max_workers"],
             in_process=not self.multiprocessing,
+            isolation=rp["isolation"],
+            limits=Limits(rp["timeout"], rp["memory_limit_mb"]),
         )
         try:
-            self._run_generations(scheduler, optimizer, weights)
+            with terminate_on_signals():
+                self._run_generations(scheduler, optimizer)
         except BaseException as exc:
             print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
+            self._save_interrupted(exc)
             scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
             raise mark_reported(exc)
         scheduler.shutdown()
@@ -237,10 +267,13 @@ class Experiment:
 
     # -- rank 0 ------------------------------------------------------------------------
 
-    def _run_generations(self, scheduler, optimizer, weights):
+    def _run_generations(self, scheduler, optimizer):
         traj = self.traj
+        weights = getattr(optimizer, "optimizee_fitness_weights", None)
         n_iteration = traj.par.get("n_iteration")
         evaluated = traj.results.all_results
+        if "attempts" not in traj.results:  # a checkpoint from before attempts were kept
+            traj.results.f_add_result_group("attempts")
         pending = [g for g in traj.individuals if g not in evaluated]
         g = first = min(pending) if pending else None
         started = time.monotonic()
@@ -249,40 +282,68 @@ class Experiment:
                 logger.warning("time limit of %g s reached: stopping before generation %d", self.time_limit, g)
                 break
             t0 = time.perf_counter()
-            results = self._evaluate_generation(scheduler, g, traj.individuals[g], weights)
+            results, attempts = self._evaluate_generation(scheduler, g, traj.individuals[g])
             traj.results.f_add_result_to_group("all_results", g, results)
+            traj.results.f_add_result_to_group("attempts", g, attempts)
             traj.current_results = results
             optimizer.post_process(traj, results)
             self._report(g, results, weights, time.perf_counter() - t0)
             g += 1
 
-    def _evaluate_generation(self, scheduler, g, individuals, weights):
+    def _evaluate_generation(self, scheduler, g, individuals):
+        """Evaluates one generation, retrying failed individuals; returns the results in
+        ``ind_idx`` order and the record of every attempt."""
         tasks = [Task(g, ind.ind_idx, 0, ind.params) for ind in individuals]
         scheduler.submit_runs(tasks, static=self.runner_params["dispatch"] == "static")
-        fitness = {}
-        failures = []
+        fitness, attempts, failed = {}, [], []
         while len(fitness) < len(tasks):
             scheduler.wait()
             for task, value in scheduler.get_finished_runs():
+                attempts.append(attempt_record(task, value))
+                first, self._first_attempt_seen = not self._first_attempt_seen, True
                 if value.status == StatusType.SUCCESS:
                     fitness[task.ind_idx] = value.cost
+                elif self._retry(scheduler, task, value, first):
                     continue
-                context = f"simulate() of generation {g}, individual {task.ind_idx}"
-                exc = value.additional_info.get("exception")
-                if self.stop_run or weights is None or isinstance(exc, FitnessError):
-                    reraise_remote(value, context)
-                failures.append((task, value))
-                logger.warning(
-                    "%s failed on rank %s: %s; it gets the worst fitness",
-                    context,
-                    value.additional_info.get("rank"),
-                    value.additional_info.get("error"),
-                )
-                fitness[task.ind_idx] = _worst_fitness(weights)
-        if failures and len(failures) == len(tasks):
-            task, value = failures[0]
-            reraise_remote(value, f"every individual of generation {g} failed; the first, {task.ind_idx},")
-        return [(idx, fitness[idx]) for idx in sorted(fitness)]
+                else:
+                    failed.append((task, value))
+                    fitness[task.ind_idx] = self._cost_for_crash
+        if failed and len(failed) == len(tasks):
+            task, value = failed[0]
+            _raise_failure(value, f"every individual of generation {g} failed; the first, {task.ind_idx},")
+        return [(idx, fitness[idx]) for idx in sorted(fitness)], attempts
+
+    def _retry(self, scheduler, task, value, first):
+        """Handles a failed attempt: resubmits it (True), accepts the failure (False), or
+        raises when the run must end."""
+        info = value.additional_info
+        context = f"simulate() of generation {task.generation}, individual {task.ind_idx}"
+        if task.attempt:
+            context += f" (attempt {task.attempt + 1})"
+        if isinstance(info.get("exception"), FitnessError) or value.status == StatusType.ABORT:
+            _raise_failure(value, context)
+        if first and self.runner_params["abort_on_first_run_crash"]:
+            _raise_failure(value, f"the first evaluation of the run, {context}, failed (abort_on_first_run_crash);")
+        what = f"{context} failed on rank {info.get('rank')}: {StatusType(value.status).name}: {info.get('error')}"
+        if task.attempt < self.runner_params["max_retries"]:
+            logger.warning("%s; retrying", what)
+            scheduler.submit_run(task._replace(attempt=task.attempt + 1), avoid=info.get("rank"))
+            return True
+        if self.stop_run or self._cost_for_crash is None:
+            _raise_failure(value, f"{context}, the last of {task.attempt + 1} attempt(s),")
+        logger.warning("%s; no attempts left: it gets the fitness %s", what, self._cost_for_crash)
+        return False
+
+    def _save_interrupted(self, exc):
+        """Keeps what the run finished: the trajectory, with the reason it ended, goes where
+        `end_experiment` would put it (pass it back as ``checkpoint`` to go on)."""
+        try:
+            self.traj.f_add_result("interrupted", f"{type(exc).__name__}: {exc}")
+            path = os.path.join(self.paths.output_dir_path, "trajectory.pickle")
+            _save_atomically(self.traj, path)
+            logger.warning("the finished generations are saved in %s", path)
+        except Exception as save_error:  # the run is ending anyway; say why nothing was saved
+            logger.error("could not save the interrupted trajectory: %s", save_error)
 
     def _report(self, g, results, weights, seconds):
         if not results:
@@ -343,6 +404,20 @@ class Experiment:
         max_workers = params["max_workers"]
         if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
             raise ValueError(f"runner_params['max_workers'] must be an int >= 1, got {max_workers!r}")
+        try:
+            check_isolation(params["isolation"], Limits(params["timeout"], params["memory_limit_mb"]))
+        except ValueError as exc:
+            raise ValueError(f"runner_params: {exc}") from None
+        retries = params["max_retries"]
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"runner_params['max_retries'] must be an int >= 0, got {retries!r}")
+        cost = params["cost_for_crash"]
+        values = cost if isinstance(cost, (tuple, list)) else (cost,)
+        if cost is not None and not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"runner_params['cost_for_crash'] must be None, a number or a tuple of numbers, got {cost!r}")
+        for key in ("allow_nonfinite", "abort_on_first_run_crash"):
+            if not isinstance(params[key], bool):
+                raise ValueError(f"runner_params[{key!r}] must be True or False, got {params[key]!r}")
         return params
 
 
@@ -356,8 +431,31 @@ def _time_limit(timeout):
     raise ValueError(f"timeout must be True, False or a number of seconds > 0, got {timeout!r}")
 
 
-def _worst_fitness(weights):
-    return tuple(float("-inf") if w > 0 else float("inf") for w in weights)
+def _cost_for_crash(cost, weights):
+    """The fitness of an individual that failed every attempt: `cost` (a number for every
+    objective, or a tuple), or by default the worst value each weight allows."""
+    if cost is None:
+        if weights is None:
+            return None
+        return tuple(float("-inf") if w > 0 else float("inf") for w in weights)
+    values = cost if isinstance(cost, (tuple, list)) else (cost,) * (len(weights) if weights else 1)
+    if weights is not None and len(values) != len(weights):
+        raise ValueError(
+            f"runner_params['cost_for_crash'] {tuple(values)} has {len(values)} value(s), the optimizer "
+            f"has {len(weights)} fitness weight(s)"
+        )
+    return tuple(float(v) for v in values)
+
+
+def _raise_failure(value, context):
+    """Ends the run for a failed attempt: the worker's exception where there is one, else an
+    `EvaluationFailed` naming what happened."""
+    if value.additional_info.get("exception") is not None:
+        reraise_remote(value, context)
+    info = value.additional_info
+    raise EvaluationFailed(
+        f"{context} {StatusType(value.status).name} on rank {info.get('rank')} ({info.get('host')}): {info.get('error')}"
+    )
 
 
 def _short(fitness):

@@ -22,9 +22,10 @@ import cloudpickle
 from mpi4py import MPI
 
 from .backoff import Backoff
+from .isolation import InProcess, Limits, check_isolation, make_evaluator
 from .protocol import Tag, probe
-from .spmd import open_run_comm, wait_for, write_stderr
-from .worker import execute, serve
+from .spmd import install_abort_hook, open_run_comm, wait_for, write_stderr
+from .worker import serve
 
 BATCH_SECONDS = 2e-3  # target length of a dynamic batch once run times are known
 PIPELINE_BELOW = 1e-3  # runs shorter than this always get a second batch queued per worker
@@ -61,18 +62,25 @@ class Scheduler:
                     finished += scheduler.get_finished_runs()
     """
 
-    def __init__(self, target, comm=None, max_workers=None, in_process=False):
+    def __init__(
+        self, target, comm=None, max_workers=None, in_process=False, isolation="process", limits=Limits()
+    ):
         comm = comm or MPI.COMM_WORLD
         if comm.Get_rank() != 0:
             raise RuntimeError("Scheduler runs on rank 0; other ranks call mpil2l.worker.serve")
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+        check_isolation(isolation, limits)
         self._target = target
+        self._isolation = isolation
+        self._limits = Limits(*limits)
+        self._local = None  # rank 0's evaluator when it evaluates in-process
         self._comm = open_run_comm(comm) if comm.Get_size() > 1 else None
         ranks = range(1, comm.Get_size())
         self._workers = [] if in_process else list(ranks)[:max_workers]
         self._all_workers = list(ranks)
         self._queue = deque()  # keys waiting for any worker
+        self._avoid = {}  # key -> a worker that should not get it (it failed there)
         self._pinned = {}  # worker -> keys waiting for that worker (static dispatch)
         self._running = {}  # key -> run_info, submitted and not yet collected
         self._finished = []
@@ -84,19 +92,29 @@ class Scheduler:
         self._sends = []
         self._status = MPI.Status()
         self._closed = False
-        if self._workers:
+        if self._workers or isolation == "process":
             try:
                 blob = cloudpickle.dumps(target)
             except Exception as exc:
                 self.shutdown(abort_reason=f"the target could not be pickled: {exc}")
                 raise TypeError(f"the target cannot be sent to the workers: {exc}") from exc
+            init = (blob, isolation, tuple(self._limits))
             for w in self._workers:
-                self._sends.append(self._comm.isend(blob, dest=w, tag=Tag.INIT))
+                self._sends.append(self._comm.isend(init, dest=w, tag=Tag.INIT))
+            if not self._workers:
+                self._local = make_evaluator(isolation, blob, 0, self._limits)
+        else:
+            self._local = InProcess(None, 0, target=target)
 
     # -- SMAC's contract ---------------------------------------------------------------
 
-    def submit_run(self, run_info):
-        """Queues one run and hands it to a worker if one is free. Does not wait."""
+    def submit_run(self, run_info, avoid=None):
+        """Queues one run and hands it to a worker if one is free. Does not wait.
+
+        `avoid` names a worker rank that should not get the run while another worker exists
+        (say, the one where it just failed)."""
+        if avoid is not None and len(self._workers) > 1:
+            self._avoid[self._next_key] = avoid
         self.submit_runs([run_info])
 
     def submit_runs(self, run_infos, static=False):
@@ -106,8 +124,9 @@ class Scheduler:
         keys = range(self._next_key, self._next_key + len(run_infos))
         self._next_key += len(run_infos)
         if not self._workers:
-            for run_info in run_infos:
-                self._finished.append((run_info, execute(self._target, run_info, 0)))
+            for key, run_info in zip(keys, run_infos):
+                value = self._local.run_batch([(key, run_info)], None, [])[0][1]
+                self._finished.append((run_info, value))
             return
         self._running.update(zip(keys, run_infos))
         if static:
@@ -156,6 +175,8 @@ class Scheduler:
         if self._closed:
             return
         self._closed = True
+        if self._local is not None:
+            self._local.close()
         if self._comm is None:
             return
         if abort_reason is None:
@@ -259,7 +280,17 @@ class Scheduler:
         if pinned:
             keys = list(pinned)
         elif self._queue:
-            keys = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
+            keys, skipped = [], []
+            while self._queue and len(keys) < size:
+                key = self._queue.popleft()
+                if self._avoid.get(key) == w:
+                    skipped.append(key)
+                else:
+                    self._avoid.pop(key, None)
+                    keys.append(key)
+            self._queue.extendleft(reversed(skipped))
+            if not keys:
+                return None
         else:
             return None
         return [(key, self._running[key]) for key in keys]
@@ -292,6 +323,7 @@ def on_workers(target, comm=None, **scheduler_args):
     """SPMD entry point: yields a `Scheduler` on rank 0 and ``None`` on the other ranks, which
     serve runs until rank 0 leaves the ``with`` block (like mpi4py's `MPICommExecutor`)."""
     comm = comm or MPI.COMM_WORLD
+    install_abort_hook(comm)
     if comm.Get_rank() == 0:
         with Scheduler(target, comm, **scheduler_args) as scheduler:
             yield scheduler

@@ -1,12 +1,15 @@
 """SPMD plumbing shared by both sides: opening a run's private communicator, and making an
 uncaught exception on any rank end every rank instead of leaving the others waiting."""
 
+import signal
 import sys
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 
 from .backoff import Backoff
-from .errors import RunAborted
+from .errors import JobTerminated, RunAborted
 
 # A worker that fails outside a run waits this long before aborting the job, so that rank 0,
 # which usually fails the same way, gets its own message out first.
@@ -79,6 +82,28 @@ def install_abort_hook(comm):
         comm.Abort(1)
 
     sys.excepthook = hook
+
+
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextmanager
+def terminate_on_signals():
+    """Inside the block, SIGTERM and SIGINT raise `JobTerminated` in the main thread (outside
+    the main thread, nothing changes: Python delivers signals only there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise JobTerminated(f"terminated by {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, handler) for sig in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, signal.SIG_DFL if old is None else old)
 
 
 def write_stderr(text):

@@ -69,6 +69,8 @@ class Individual(ParameterGroup):
         generation: the generation this individual belongs to.
         ind_idx: its index inside the generation.
         params: a dict of parameter name to value.
+        attempt: which evaluation attempt of this individual this is (0 the first; a
+            failed evaluation is retried).
 
     Example:
         >>> ind = Individual(0, 3, {"individual.x": 1.5})
@@ -76,10 +78,11 @@ class Individual(ParameterGroup):
         (1.5, 3)
     """
 
-    def __init__(self, generation=0, ind_idx=0, params=None):
+    def __init__(self, generation=0, ind_idx=0, params=None, attempt=0):
         super().__init__()
         self.generation = generation
         self.ind_idx = ind_idx
+        self.attempt = attempt
         if params:
             self.params.update(params)
 
@@ -210,7 +213,9 @@ class Trajectory:
     * ``traj.individual``: the individual being evaluated (on a worker, inside
       ``optimizee.simulate(traj)``).
     * ``traj.results``: a `ResultGroup`; ``traj.results.all_results[g]`` holds the
-      ``[(ind_idx, fitness), ...]`` of every evaluated generation.
+      ``[(ind_idx, fitness), ...]`` of every evaluated generation, and
+      ``traj.results.attempts[g]`` one dict per evaluation attempt (generation, ind_idx,
+      attempt, rank, status, fitness, start, end, runtime, error).
 
     Args:
         name: the trajectory's name.
@@ -230,6 +235,7 @@ class Trajectory:
         self.individuals = {}
         self.results = ResultGroup()
         self.results.f_add_result_group("all_results")
+        self.results.f_add_result_group("attempts")
         self.current_results = []
         self.v_idx = 0
         self.hall_of_fame = None

@@ -1,82 +1,34 @@
 """The worker side of the protocol: receive tasks, evaluate them, send the results back.
 
-`serve` is what every rank other than 0 runs for the whole run; `execute` turns one call of
-the target into a `RunValue` and is shared with rank 0's in-process evaluation.
+`serve` is what every rank other than 0 runs for the whole run. Runs are evaluated by the
+evaluator of `mpil2l.isolation` that rank 0 chose (a child process by default), so the
+worker itself stays responsive: it notices a STOP from rank 0, and SIGTERM or SIGINT, within
+`mpil2l.isolation.POLL_INTERVAL` even while a run hangs.
 """
 
-import pickle
-import socket
 import time
-import traceback
 
-import cloudpickle
 from mpi4py import MPI
 
 from .backoff import Backoff
-from .errors import RunAborted
+from .errors import JobTerminated, RunAborted
+from .execution import failed
+from .isolation import Limits, make_evaluator
 from .protocol import Tag, probe
-from .runs import RunValue, StatusType
-from .spmd import open_run_comm
+from .runs import StatusType
+from .spmd import open_run_comm, terminate_on_signals
 
-HOST = socket.gethostname()
-
-
-def failure_info(exc, rank):
-    """The `additional_info` of a failed run: what failed, where, and the exception itself when
-    it survives pickling (so rank 0 can re-raise it with its own type)."""
-    info = {
-        "error": f"{type(exc).__name__}: {exc}",
-        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-        "rank": rank,
-        "host": HOST,
-    }
-    try:
-        pickle.loads(pickle.dumps(exc))
-        info["exception"] = exc
-    except Exception:
-        pass
-    return info
+# How long a terminated worker waits for rank 0 (terminated too, as a rule) to stop the run
+# before it aborts the job itself.
+TERMINATE_GRACE = 10.0
 
 
-def execute(target, run_info, rank):
-    """Calls ``target(run_info)`` and returns a `RunValue`: SUCCESS with the returned cost, or
-    CRASHED with the error in ``additional_info`` if it raised."""
-    start = time.time()
-    try:
-        cost = target(run_info)
-        status, info = StatusType.SUCCESS, {}
-    except Exception as exc:
-        cost, status, info = None, StatusType.CRASHED, failure_info(exc, rank)
-    end = time.time()
-    return RunValue(cost, end - start, status, start, end, info)
+class _Stop(Exception):
+    """Rank 0's STOP arrived while a run was in progress."""
 
-
-class _BrokenTarget:
-    """Stands in for a target that could not be unpickled on this worker: every run fails
-    with the unpickling error, which rank 0 then reports."""
-
-    def __init__(self, exc):
-        self.exc = exc
-
-    def __call__(self, run_info):
-        raise self.exc
-
-
-def _send_results(comm, root, results, rank):
-    """Sends a RESULTS message; a cost that cannot be pickled turns that run into a CRASHED
-    one instead of killing the worker."""
-    try:
-        comm.send(results, dest=root, tag=Tag.RESULTS)
-    except Exception:
-        checked = []
-        for key, value in results:
-            try:
-                pickle.dumps(value)
-            except Exception as exc:
-                info = failure_info(TypeError(f"the run's result cannot be pickled: {exc}"), rank)
-                value = value._replace(cost=None, status=StatusType.CRASHED, additional_info=info)
-            checked.append((key, value))
-        comm.send(checked, dest=root, tag=Tag.RESULTS)
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def serve(comm=None, root=0):
@@ -88,34 +40,99 @@ def serve(comm=None, root=0):
         root: the scheduler's rank.
 
     Raises:
-        RunAborted: rank `root` aborted the run; the message says why.
+        RunAborted: rank `root` aborted the run, or this rank was terminated by a signal and
+            rank `root` then stopped the run; the message says why.
+        JobTerminated: this rank was terminated by a signal and rank `root` did not stop the
+            run within `TERMINATE_GRACE` seconds.
     """
     comm = open_run_comm(comm or MPI.COMM_WORLD)
     rank = comm.Get_rank()
     status = MPI.Status()
-    backoff = Backoff()
-    target = None
+    evaluator = None
+
+    def poll():
+        message = probe(comm, root, Tag.STOP, status)
+        if message is not None:
+            raise _Stop(message.recv())
+
     try:
-        while True:
-            message = probe(comm, root, MPI.ANY_TAG, status)
-            if message is None:
-                backoff.sleep()
-                continue
-            backoff.reset()
-            tag = status.Get_tag()
-            payload = message.recv()
-            if tag == Tag.TASKS:
-                results = [(key, execute(target, run_info, rank)) for key, run_info in payload]
-                _send_results(comm, root, results, rank)
-            elif tag == Tag.INIT:
-                try:
-                    target = cloudpickle.loads(payload)
-                except Exception as exc:
-                    target = _BrokenTarget(exc)
-            elif tag == Tag.STOP:
-                comm.send(None, dest=root, tag=Tag.STOPPED)
-                if payload is not None:
-                    raise RunAborted(payload)
-                return
+        with terminate_on_signals():
+            backoff = Backoff()
+            while True:
+                message = probe(comm, root, MPI.ANY_TAG, status)
+                if message is None:
+                    backoff.sleep()
+                    continue
+                backoff.reset()
+                tag = status.Get_tag()
+                payload = message.recv()
+                if tag == Tag.TASKS:
+                    results = []
+                    try:
+                        evaluator.run_batch(payload, poll, results)
+                    except JobTerminated as exc:
+                        _send_aborted(comm, root, payload, results, rank, exc)
+                        raise
+                    comm.send(results, dest=root, tag=Tag.RESULTS)
+                elif tag == Tag.INIT:
+                    blob, isolation, limits = payload
+                    evaluator = make_evaluator(isolation, blob, rank, Limits(*limits))
+                elif tag == Tag.STOP:
+                    _stop(comm, root, payload)
+                    return
+    except _Stop as stop:
+        _stop(comm, root, stop.reason)
+    except JobTerminated as exc:
+        if evaluator is not None:
+            evaluator.close()
+        _await_stop_after_signal(comm, root, rank, exc)
     finally:
+        if evaluator is not None:
+            evaluator.close()
         comm.Free()
+
+
+def _stop(comm, root, reason):
+    """Answers STOP: drops the batches still queued here, confirms, and raises RunAborted
+    when rank 0 aborted the run."""
+    status = MPI.Status()
+    while (message := probe(comm, root, Tag.TASKS, status)) is not None:
+        message.recv()
+    comm.send(None, dest=root, tag=Tag.STOPPED)
+    if reason is not None:
+        raise RunAborted(reason)
+
+
+def _aborted(batch, done, rank, exc):
+    finished = {key for key, _ in done}
+    now = time.time()
+    return done + [
+        (key, failed(StatusType.ABORT, f"ABORT: worker rank {rank} was terminated ({exc})", rank, now, now))
+        for key, _ in batch
+        if key not in finished
+    ]
+
+
+def _send_aborted(comm, root, batch, done, rank, exc):
+    """Sends what a terminated worker finished of `batch`, and ABORT for the rest."""
+    comm.send(_aborted(batch, done, rank, exc), dest=root, tag=Tag.RESULTS)
+
+
+def _await_stop_after_signal(comm, root, rank, exc):
+    """A terminated worker answers any further batch with ABORT and waits for rank 0's STOP;
+    rank 0 normally gets the same signal and stops the run at once."""
+    status = MPI.Status()
+    backoff = Backoff(max_sleep=0.01)
+    deadline = time.monotonic() + TERMINATE_GRACE
+    while time.monotonic() < deadline:
+        message = probe(comm, root, MPI.ANY_TAG, status)
+        if message is None:
+            backoff.sleep()
+            continue
+        tag, payload = status.Get_tag(), message.recv()
+        if tag == Tag.TASKS:
+            _send_aborted(comm, root, payload, [], rank, exc)
+        elif tag == Tag.STOP:
+            comm.send(None, dest=root, tag=Tag.STOPPED)
+            raise RunAborted(f"worker rank {rank} {exc}; the run was stopped") from None
+    raise exc

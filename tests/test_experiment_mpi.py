@@ -86,7 +86,7 @@ def test_stop_run_ends_every_rank_with_the_remote_error(tmp_path, dispatch):
     assert_failed_cleanly(
         proc,
         "ValueError: simulate failed on purpose for individual 3",
-        "raised by simulate() of generation 0, individual 3 on rank",
+        "raised by simulate() of generation 0, individual 3 (attempt 4), the last of 4 attempt(s), on rank",
         "run aborted by rank 0",
         started=started,
     )
@@ -125,9 +125,17 @@ def test_errors_outside_the_run_end_every_rank(tmp_path, fault, message):
     assert_failed_cleanly(proc, message, "uncaught exception on rank 0", started=started)
 
 
-def test_busy_workers_are_ended_within_seconds_when_rank_0_aborts(tmp_path):
+def test_busy_workers_stop_at_once_when_rank_0_aborts(tmp_path):
+    # the worker evaluating a 60 s run kills its evaluation process and stops
     started = time.monotonic()
-    proc, _ = run_toy(tmp_path, 3, "fault=slow_worker_abort", "n=2", "gens=1")
+    proc, _ = run_toy(tmp_path, 3, "fault=slow_worker_abort", "n=2", "gens=1", "rp.max_retries=0")
+    assert_failed_cleanly(proc, "fatal failure", "mpil2l rank 1: run aborted", "mpil2l rank 2: run aborted", started=started, limit=15)
+    assert "did not stop within" not in proc.stderr
+
+
+def test_busy_workers_without_isolation_are_aborted_within_seconds(tmp_path):
+    started = time.monotonic()
+    proc, _ = run_toy(tmp_path, 3, "fault=slow_worker_abort", "n=2", "gens=1", "rp.isolation=none", "rp.max_retries=0")
     assert_failed_cleanly(proc, "fatal failure", "did not stop within", started=started, limit=30)
 
 

@@ -3,6 +3,7 @@
 usage: toy_run.py ROOT OUT_JSON [key=value ...]
   fault=NAME      inject a fault (see FAULTS)
   dispatch=MODE   runner_params['dispatch']
+  rp.KEY=VALUE    runner_params[KEY]
   n=8 gens=3      individuals per generation, generations
   any other key=value goes to prepare_experiment (booleans and numbers parsed)
 """
@@ -94,7 +95,7 @@ class Sphere:
             if ind.ind_idx == 1:
                 time.sleep(0.2)
                 raise ValueError("fatal failure")
-        print(f"simulating generation {ind.generation} individual {ind.ind_idx} on rank {MPI.COMM_WORLD.Get_rank()}")
+        print(f"simulating generation {ind.generation} individual {ind.ind_idx} on rank {os.environ['MPIL2L_WORKER_RANK']}")
         return (value,)
 
 
@@ -107,6 +108,8 @@ def main():
     runner_params = {"dispatch": options.pop("dispatch", "dynamic")}
     if "max_workers" in options:
         runner_params["max_workers"] = int(options.pop("max_workers"))
+    for key in [k for k in options if k.startswith("rp.")]:
+        runner_params[key[3:]] = parse(options.pop(key))
     kwargs = {"name": "toy", "overwrite": True, "runner_params": runner_params}
     kwargs.update({k: parse(v) for k, v in options.items()})
     if fault == "slow_worker_abort":

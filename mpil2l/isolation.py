@@ -1,0 +1,385 @@
+"""Where a worker evaluates runs: in a child process of its own (``isolation='process'``, the
+default) or in the worker itself (``'none'``).
+
+A child process costs a few tens of microseconds per run and buys the rank's survival: a
+segfault, ``os._exit``, a SIGKILL or a memory blow-up of the optimizee ends one evaluation,
+not the MPI job, and a run that exceeds its time limit can be killed with everything it
+started. The child is a fresh interpreter, never a fork of the MPI process (fork after
+MPI_Init is unsafe on RDMA networks); it sees none of the launcher's variables, so MPI
+there is a singleton (an optimizee that asks for ``COMM_WORLD`` gets a world of one rank;
+``os.environ['MPIL2L_WORKER_RANK']`` names the worker), sits in a session of its own (so killing its process group reaches the programs it started) and dies with its
+parent. It lives for the whole run and is replaced when it dies.
+
+The two halves of the pipe protocol, side by side (`Sandbox` in the worker, `child_main`
+in the child); every message is a pickle preceded by its length:
+
+- worker -> child: ``ChildInit``, then batches ``[(key, run_info), ...]``;
+- child -> worker: ``(None, baseline_rss_kb)`` once ready, then ``(key, RunValue)`` for each
+  run of a batch, in order. The child starts a run the moment the previous one is sent, so
+  the worker knows when each run started without being told.
+"""
+
+import ctypes
+import ctypes.util
+import faulthandler
+import os
+import pickle
+import resource
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from typing import NamedTuple, Optional
+
+import cloudpickle
+
+from .execution import BrokenTarget, ensure_picklable, execute, failed, set_rank_variable
+from .runs import StatusType
+
+ISOLATION_MODES = ("process", "none")
+# How often a worker waiting for its child looks for a STOP from rank 0.
+POLL_INTERVAL = 0.05
+# How long a child gets to exit after its pipe closes before it is killed.
+EXIT_GRACE = 1.0
+# A child killed by a signal while a memory limit is set counts as MEMOUT when its peak
+# memory came this close to the limit.
+MEMOUT_FRACTION = 0.9
+
+_HEADER = struct.Struct("<Q")
+_CHILD_CODE = "from mpil2l.isolation import child_main; child_main({read_fd}, {write_fd}, {parent})"
+# What MPI launchers (Hydra, Slurm's PMI, PMIx, Open MPI) tell a rank about its job. The child
+# must not see it: MPI_Init there would join the job as a second copy of the worker's rank.
+_LAUNCHER_PREFIXES = ("PMI_", "PMIX_", "HYDI_", "HYDRA_", "OMPI_", "MPI_LOCAL", "MPIR_", "SLURM_STEP")
+
+
+def _child_environment():
+    return {k: v for k, v in os.environ.items() if not k.startswith(_LAUNCHER_PREFIXES)}
+
+
+class Limits(NamedTuple):
+    """Per-run limits: wall-clock seconds and megabytes of memory beyond what the child
+    holds when it starts (None: unlimited)."""
+
+    timeout: Optional[float] = None
+    memory_limit_mb: Optional[float] = None
+
+
+class ChildInit(NamedTuple):
+    target: bytes  # cloudpickled
+    sys_path: list
+    rank: int
+    memory_limit_mb: Optional[float]
+    log_path: Optional[str]  # the worker's stdout log, if it keeps one
+
+
+def make_evaluator(isolation, target_blob, rank, limits=Limits()):
+    """The evaluator a worker uses: a `Sandbox` or an `InProcess`."""
+    check_isolation(isolation, limits)
+    if isolation == "process":
+        return Sandbox(target_blob, rank, limits)
+    return InProcess(target_blob, rank)
+
+
+def check_isolation(isolation, limits):
+    """Raises ValueError for an unknown isolation mode, or limits it cannot enforce."""
+    if isolation not in ISOLATION_MODES:
+        raise ValueError(f"isolation must be one of {ISOLATION_MODES}, got {isolation!r}")
+    timeout, memory_limit_mb = limits
+    for name, value in (("timeout", timeout), ("memory_limit_mb", memory_limit_mb)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name} must be a number > 0 or None, got {value!r}")
+        if isolation == "none":
+            raise ValueError(
+                f"{name}={value!r} needs isolation='process': a run evaluated in the worker "
+                "itself cannot be killed or limited"
+            )
+
+
+class InProcess:
+    """Evaluates runs in the calling process (no limits can be enforced)."""
+
+    def __init__(self, target_blob, rank, target=None):
+        self.rank = rank
+        set_rank_variable(rank)
+        if target is not None:
+            self.target = target
+            return
+        try:
+            self.target = cloudpickle.loads(target_blob)
+        except Exception as exc:
+            self.target = BrokenTarget(exc)
+
+    def run_batch(self, batch, poll, results):
+        for key, run_info in batch:
+            results.append(ensure_picklable(key, execute(self.target, run_info, self.rank), self.rank))
+        return results
+
+    def close(self):
+        pass
+
+
+class _Channel:
+    """Length-prefixed pickles over a pair of pipe ends."""
+
+    def __init__(self, read_fd, write_fd):
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        self.buffer = bytearray()
+
+    def send(self, obj):
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(_HEADER.pack(len(data)) + data)
+        while view:
+            view = view[os.write(self.write_fd, view):]
+
+    def take(self):
+        """The next complete message already read, or None."""
+        if len(self.buffer) < _HEADER.size:
+            return None
+        end = _HEADER.size + _HEADER.unpack_from(self.buffer)[0]
+        if len(self.buffer) < end:
+            return None
+        obj = pickle.loads(memoryview(self.buffer)[_HEADER.size : end])
+        del self.buffer[:end]
+        return obj
+
+    def fill(self):
+        """Reads what the pipe holds (blocks if it is empty); EOFError once the writer is gone."""
+        chunk = os.read(self.read_fd, 1 << 20)
+        if not chunk:
+            raise EOFError
+        self.buffer += chunk
+
+    def recv(self):
+        while True:
+            obj = self.take()
+            if obj is not None:
+                return obj
+            self.fill()
+
+    def close(self):
+        for fd in (self.read_fd, self.write_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class Sandbox:
+    """Evaluates runs in a long-lived child process; see the module docstring.
+
+    Args:
+        target_blob: the cloudpickled target.
+        rank: the worker's rank (reported with every result).
+        limits: the per-run `Limits`.
+    """
+
+    def __init__(self, target_blob, rank, limits=Limits()):
+        self.target_blob = target_blob
+        self.rank = rank
+        self.limits = limits
+        self.process = None
+        self.channel = None
+        self.baseline_kb = None  # the child's resident memory once ready
+        self.restarts = -1
+
+    def run_batch(self, batch, poll, results):
+        """Evaluates `batch` (``[(key, run_info), ...]``) in order, appends each
+        ``(key, RunValue)`` to `results` as it arrives and returns `results`. A run that
+        kills the child is CRASHED (or MEMOUT), one that exceeds the time limit is killed
+        and TIMEOUT; the rest of the batch goes on in a new child. `poll` (or None) is
+        called every `POLL_INTERVAL` while the child works; whatever it raises propagates
+        after the child is killed, `results` holding the runs finished by then.
+        """
+        pending = list(batch)
+        try:
+            while pending:
+                if self.process is None:
+                    self._start()
+                self.channel.send(pending)
+                started = time.monotonic() if self.baseline_kb is not None else None
+                while pending:
+                    from_child, value, started = self._receive(started, poll)
+                    key, _ = pending.pop(0)
+                    results.append((key, value))
+                    if not from_child:  # the child died or was killed: go on in a new one
+                        break
+        except BaseException:
+            self._kill()
+            raise
+        return results
+
+    def close(self):
+        """Ends the child (and anything left in its process group)."""
+        if self.process is None:
+            return
+        self.channel.close()  # EOF on its pipe: the child returns
+        deadline = time.monotonic() + EXIT_GRACE
+        while self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self._kill()
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _start(self):
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        code = _CHILD_CODE.format(read_fd=to_child_r, write_fd=from_child_w, parent=os.getpid())
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code],
+                pass_fds=(to_child_r, from_child_w),
+                start_new_session=True,
+                env=_child_environment(),
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self.channel = _Channel(from_child_r, to_child_w)
+        self.baseline_kb = None
+        self.restarts += 1
+        log = getattr(getattr(sys.stdout, "log_file", None), "name", None)
+        self.channel.send(
+            ChildInit(self.target_blob, list(sys.path), self.rank, self.limits.memory_limit_mb, log)
+        )
+
+    def _receive(self, started, poll):
+        """Waits for the result of the child's current run. Returns ``(from_child, value,
+        started)``: the child's `RunValue`, or one of our own (``from_child`` False) when the
+        child died or ran out of time; `started` is when the child's next run began (None
+        while it is not ready)."""
+        timeout = self.limits.timeout
+        while True:
+            message = self.channel.take()
+            if message is not None:
+                now = time.monotonic()
+                if message[0] is None:  # ready
+                    self.baseline_kb, started = message[1], now
+                    continue
+                return True, message[1], now
+            now = time.monotonic()
+            if timeout is not None and started is not None and now - started >= timeout:
+                self._kill()
+                error = f"TIMEOUT: the run exceeded its time limit of {timeout:g} s and was killed"
+                return False, failed(StatusType.TIMEOUT, error, self.rank, time.time() - (now - started)), now
+            wait = POLL_INTERVAL
+            if timeout is not None and started is not None:
+                wait = max(0.0, min(wait, started + timeout - now))
+            readable, _, _ = select.select([self.channel.read_fd], [], [], wait)
+            if readable:
+                try:
+                    self.channel.fill()
+                except EOFError:
+                    return False, self._died(started), now
+            elif poll is not None:
+                poll()
+
+    def _died(self, started):
+        """The `RunValue` of the run the child was evaluating when it died."""
+        _, status, usage = os.wait4(self.process.pid, 0)
+        self.process.returncode = exit_status = os.waitstatus_to_exitcode(status)
+        self._kill()
+        start = time.time() - (time.monotonic() - started) if started is not None else time.time()
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            how = f"killed by signal {signal.Signals(sig).name} ({sig})"
+            if sig == signal.SIGKILL:
+                how += " (sent by another process, or by the kernel's out-of-memory killer)"
+        else:
+            how = f"exited with code {os.WEXITSTATUS(status)}"
+        stage = "while evaluating the run" if started is not None else "while starting"
+        status_type = StatusType.CRASHED
+        limit = self.limits.memory_limit_mb
+        if limit and self.baseline_kb is not None and os.WIFSIGNALED(status):
+            if usage.ru_maxrss - self.baseline_kb >= MEMOUT_FRACTION * limit * 1024:
+                status_type = StatusType.MEMOUT
+        return failed(status_type, f"the evaluation process {how} {stage}", self.rank, start, exit_status=exit_status)
+
+    def _kill(self):
+        """Kills the child's whole process group and reaps the child."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.process.wait()
+        except ChildProcessError:
+            pass
+        self.channel.close()
+        self.process = None
+        self.channel = None
+
+
+# -- the child's half ------------------------------------------------------------------
+
+
+def _die_with_parent(parent):
+    """Has the kernel kill this process when the worker dies (Linux), so that a worker lost
+    to SIGKILL leaves no evaluation running."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the worker died before the prctl
+        os._exit(1)
+
+
+def _resident_kb():
+    with open(f"/proc/{os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _limit_memory(limit_mb):
+    """Caps the address space at what the child maps now plus `limit_mb`: an allocation beyond
+    it raises MemoryError (reported as MEMOUT)."""
+    with open(f"/proc/{os.getpid()}/status") as f:
+        mapped_kb = next(int(line.split()[1]) for line in f if line.startswith("VmSize:"))
+    limit = (mapped_kb * 1024) + int(limit_mb * 1024 * 1024)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def child_main(read_fd, write_fd, parent):
+    """The child's loop: take a batch, evaluate each run, send each result at once."""
+    _die_with_parent(parent)
+    faulthandler.enable()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when the child ends
+    sys.stdout.reconfigure(line_buffering=True)  # nothing printed is lost if it is killed
+    channel = _Channel(read_fd, write_fd)
+    init = channel.recv()
+    sys.path[:] = init.sys_path
+    set_rank_variable(init.rank)
+    if init.log_path:
+        from .logs import StdoutLog
+
+        StdoutLog(init.log_path)
+    try:
+        target = cloudpickle.loads(init.target)
+    except Exception as exc:
+        target = BrokenTarget(exc)
+    baseline = _resident_kb()
+    if init.memory_limit_mb:
+        _limit_memory(init.memory_limit_mb)
+    channel.send((None, baseline))
+    while True:
+        try:
+            batch = channel.recv()
+        except EOFError:
+            break
+        for key, run_info in batch:
+            value = execute(target, run_info, init.rank)
+            channel.send(ensure_picklable(key, value, init.rank))
+        sys.stdout.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # no atexit handlers: they belong to the worker's interpreter
