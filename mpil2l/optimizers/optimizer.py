@@ -108,7 +108,8 @@ class Optimizer:
         (2.0, (4.0,))
     """
 
-    # The namedtuple class `parameters` must be an instance of (None: anything).
+    # The namedtuple class (or tuple of classes) `parameters` must be an instance of
+    # (None: anything).
     parameters_type = None
 
     def __init__(
@@ -130,9 +131,11 @@ class Optimizer:
                 f"{type(optimizee_bounding_func).__name__}"
             )
         if self.parameters_type is not None and not isinstance(parameters, self.parameters_type):
-            raise TypeError(
-                f"parameters must be a {self.parameters_type.__name__}, got {type(parameters).__name__}"
-            )
+            if isinstance(self.parameters_type, tuple):
+                expected = "one of " + ", ".join(t.__name__ for t in self.parameters_type)
+            else:
+                expected = "a " + self.parameters_type.__name__
+            raise TypeError(f"parameters must be {expected}, got {type(parameters).__name__}")
         self.optimizee_create_individual = optimizee_create_individual
         self.optimizee_fitness_weights = self._check_weights(optimizee_fitness_weights)
         self.optimizee_bounding_func = optimizee_bounding_func
