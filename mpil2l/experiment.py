@@ -14,13 +14,13 @@ from typing import NamedTuple
 
 from mpi4py import MPI
 
-from .errors import EvaluationFailed, FitnessError, reraise_remote
+from .errors import EvaluationFailed, FitnessError, JobTerminated, reraise_remote
 from .evaluation import Simulation, Task, attempt_record
 from .isolation import Limits, check_isolation
 from .logs import StdoutLog, configure_logger, logger
 from .runs import StatusType
 from .scheduler import Scheduler
-from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals
+from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
 from .trajectory import Trajectory
 from .worker import serve
 
@@ -233,7 +233,10 @@ class Experiment:
             with terminate_on_signals():
                 self._run_generations(scheduler, optimizer)
         except BaseException as exc:
-            print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
+            if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
+                write_stderr(f"mpil2l: {exc or 'interrupted'}; stopping every rank\n")
+            else:
+                print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
             self._save_interrupted(exc)
             scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
             raise mark_reported(exc)

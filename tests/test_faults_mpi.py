@@ -3,12 +3,17 @@ mixed, in both dispatch modes; retries, final results, statuses, and nothing lef
 
 import json
 import math
+import os
+import pickle
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
 from mpil2l.optimizees.faults import FAULTS
-from mpirun import leftover_processes, run_mpi
+from mpirun import MPIEXEC, SCRIPTS, leftover_processes, run_mpi
 
 LIMITS = {"timeout": 1.0, "memory_limit_mb": 200}
 
@@ -174,4 +179,39 @@ def test_bad_fault_settings_are_named(tmp_path, params, message):
     proc, _ = run_faults(tmp_path, 2, {}, params)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr
+    assert_nothing_left()
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_job_ends_every_rank_and_keeps_what_is_finished(tmp_path, signal_name):
+    """What Slurm does at the wall-time (SIGTERM) or a user at the terminal (SIGINT): mpiexec
+    forwards the signal to every rank while generation 1 hangs (no time limit)."""
+    hangs = {f"1,{i}": "hang" for i in range(4)}
+    log = tmp_path / "log.txt"
+    cmd = [
+        str(MPIEXEC), "-n", "4", sys.executable, str(SCRIPTS / "fault_run.py"), str(tmp_path / "root"),
+        str(tmp_path / "out.json"), json.dumps(hangs), "{}", "n=4", "gens=3",
+    ]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        deadline = time.monotonic() + 60
+        while "mpil2l: generation 0:" not in log.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        time.sleep(0.5)  # generation 1 is hanging now
+        started = time.monotonic()
+        proc.send_signal(getattr(signal, signal_name))
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    assert proc.returncode != 0, text
+    assert time.monotonic() - started < 15, text
+    assert f"terminated by {signal_name}" in text
+    with open(tmp_path / "root" / "faults" / "trajectory.pickle", "rb") as f:
+        traj = pickle.load(f)
+    assert list(traj.results.all_results.keys()) == [0], "generation 0 is kept"
+    assert f"terminated by {signal_name}" in traj.results.interrupted
     assert_nothing_left()

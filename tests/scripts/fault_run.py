@@ -1,7 +1,7 @@
 """An experiment on the fault-injection optimizee, used by the fault-tolerance tests.
 
 usage: fault_run.py ROOT OUT_JSON FAULTS_JSON RUNNER_PARAMS_JSON [key=value ...]
-  FAULTS_JSON         {"ind_idx": fault or [fault per attempt]}
+  FAULTS_JSON         {"ind_idx" or "generation,ind_idx": fault or [fault per attempt]}
   RUNNER_PARAMS_JSON  runner_params for prepare_experiment
   key=value           n=8 gens=2 hang=3600, anything else goes to prepare_experiment
 """
@@ -24,7 +24,7 @@ def main():
     traj, _ = experiment.prepare_experiment(
         name="faults", overwrite=True, runner_params=json.loads(runner_params), **options
     )
-    faults = {int(k): v for k, v in json.loads(faults).items()}
+    faults = {tuple(map(int, k.split(","))) if "," in k else int(k): v for k, v in json.loads(faults).items()}
     optimizee = FaultInjectionOptimizee(traj, faults, hang_seconds=hang)
     optimizer = RandomSearch(traj, n, gens, "")
     experiment.run_experiment(optimizer=optimizer, optimizee=optimizee)
