@@ -1,6 +1,8 @@
 """Optimizees: what the optimizers tune."""
 
 from .active_wait import ActiveWaitOptimizee, ActiveWaitOptimizeeParameters, AWOptimizee, AWOptimizeeParameters
+from .command import CommandFailed, CommandOptimizee
+from .faults import FAULTS, FaultInjectionOptimizee
 from .functions import (
     Ackley,
     AckleyParameters,
@@ -37,6 +39,10 @@ __all__ = [
     "ActiveWaitOptimizee",
     "ActiveWaitOptimizeeParameters",
     "BenchmarkedFunctions",
+    "CommandFailed",
+    "CommandOptimizee",
+    "FAULTS",
+    "FaultInjectionOptimizee",
     "Chasm",
     "ChasmParameters",
     "Easom",
