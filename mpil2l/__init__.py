@@ -1,7 +1,9 @@
 """mpil2l: learning to learn on persistent MPI workers, with L2L's experiment API."""
 
 from .conversion import dict_to_list, list_to_dict
+from .errors import EvaluationFailed, JobTerminated, RunAborted
 from .experiment import Experiment
+from .isolation import Limits
 from .optimizee import Optimizee
 from .optimizers.optimizer import Optimizer
 from .runs import RunInfo, RunValue, StatusType
@@ -10,11 +12,15 @@ from .trajectory import Individual, ParameterGroup, Trajectory
 from .worker import serve
 
 __all__ = [
+    "EvaluationFailed",
     "Experiment",
     "Individual",
+    "JobTerminated",
+    "Limits",
     "Optimizee",
     "Optimizer",
     "ParameterGroup",
+    "RunAborted",
     "RunInfo",
     "RunValue",
     "Scheduler",

@@ -49,6 +49,11 @@ class Scheduler:
         comm: communicator whose rank 0 is this process (default ``MPI.COMM_WORLD``).
         max_workers: use at most this many workers (the others stay idle until shutdown).
         in_process: evaluate on rank 0 instead of on the workers.
+        isolation: ``'process'`` (default): each worker evaluates in a child process of its
+            own, so a crash of the target costs one run (CRASHED), not the job; ``'none'``:
+            in the worker itself. See `mpil2l.isolation`.
+        limits: `Limits` ``(timeout, memory_limit_mb)`` per run (process isolation only):
+            a run past its time is killed and TIMEOUT, one past its memory MEMOUT.
 
     Example (``mpiexec -n 4 python script.py``)::
 
