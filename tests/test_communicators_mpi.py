@@ -45,3 +45,18 @@ def test_submit_collect_contract(tmp_path, ranks):
             assert (status, cost, error) == ("SUCCESS", x * x, None)
     assert report["tracebacks"] is True
     assert report["exception_types"] == ["KeyError"]
+
+
+@pytest.mark.parametrize("ranks", [1, 3])
+def test_submit_collect_statuses_of_runs_that_crash_hang_or_run_out_of_memory(tmp_path, ranks):
+    runs = run_case(tmp_path, ranks, "limits")
+    assert [r[:3] for r in runs] == [
+        [0, "SUCCESS", 0.5],
+        [1, "CRASHED", None],
+        [2, "CRASHED", None],
+        [3, "TIMEOUT", None],
+        [4, "MEMOUT", None],
+        [5, "SUCCESS", 5.5],
+    ]
+    assert "SIGSEGV" in runs[1][3] and "exited with code 7" in runs[2][3]
+    assert "time limit of 1 s" in runs[3][3] and "MemoryError" in runs[4][3]

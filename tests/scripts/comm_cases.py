@@ -5,6 +5,7 @@ usage: comm_cases.py CASE ROOT OUT_JSON
   split      COMM_WORLD split in two halves, an experiment on each, with user messages on
              COMM_WORLD around them
   scheduler  the submit/collect contract used directly
+  limits     the contract with runs that crash, exit, hang and run out of memory
 """
 
 import json
@@ -79,9 +80,40 @@ def scheduler(root):
         return report
 
 
+def faulty(x):
+    import ctypes
+    import os
+    import time
+
+    if x == 1:
+        ctypes.string_at(0)
+    if x == 2:
+        os._exit(7)
+    if x == 3:
+        time.sleep(100)
+    if x == 4:
+        bytearray(1 << 40)
+    return x + 0.5
+
+
+def limits(root):
+    from mpil2l import Limits
+
+    with on_workers(faulty, limits=Limits(timeout=1.0, memory_limit_mb=100)) as s:
+        if s is None:
+            return None
+        for x in range(6):
+            s.submit_run(x)
+        finished = s.get_finished_runs()
+        while s.pending_runs():
+            s.wait()
+            finished += s.get_finished_runs()
+        return sorted([x, v.status.name, v.cost, v.additional_info.get("error")] for x, v in finished)
+
+
 if __name__ == "__main__":
     case, root, out = sys.argv[1:]
-    result = {"twice": twice, "split": split, "scheduler": scheduler}[case](root)
+    result = {"twice": twice, "split": split, "scheduler": scheduler, "limits": limits}[case](root)
     if WORLD.Get_rank() == 0:
         with open(out, "w") as f:
             json.dump(result, f)
