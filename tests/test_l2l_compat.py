@@ -1,0 +1,109 @@
+"""L2L scripts run unchanged: the l2l module map, L2L's helpers, and bin/-style scripts on
+real MPI ranks through ``python -m mpil2l.l2l`` and ``import mpil2l.compat``."""
+
+import importlib
+import pickle
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+import mpil2l.compat as compat
+from mpirun import MPIEXEC, SCRIPTS, leftover_processes
+
+L2L_STYLE = SCRIPTS / "l2l_style"
+
+
+def available(name):
+    try:
+        for source in compat.L2L_MODULES[name]:
+            importlib.import_module(source)
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(compat.L2L_MODULES))
+def test_every_l2l_module_resolves_to_mpil2l(name):
+    if not available(name):
+        pytest.skip(f"the mpil2l counterpart of {name} is not built yet")
+    module = importlib.import_module(name)
+    for source in compat.L2L_MODULES[name]:
+        for key, value in vars(importlib.import_module(source)).items():
+            if not key.startswith("_"):
+                assert getattr(module, key) is value
+
+
+def test_l2l_names_are_mpil2l_classes():
+    from l2l.optimizers.evolution import GeneticAlgorithmOptimizer
+    from l2l.utils.experiment import Experiment
+
+    import mpil2l
+
+    assert Experiment is mpil2l.Experiment
+    assert GeneticAlgorithmOptimizer is mpil2l.optimizers.GeneticAlgorithmOptimizer
+
+
+def test_an_unknown_l2l_module_is_named():
+    with pytest.raises(ImportError, match="no counterpart of L2L's module 'l2l.utils.JUBE_runner'"):
+        importlib.import_module("l2l.utils.JUBE_runner")
+
+
+def test_sdictm_behaves_like_l2ls():
+    from l2l import sdict, sdictm
+
+    d = sdictm({"a": 1, "b": {"c": [1, {"d": 2}]}})
+    assert d.a == 1 and d["a"] == 1 and d.b.c[1].d == 2
+    d.e = 5
+    assert d.todict() == {"a": 1, "b": {"c": [1, {"d": 2}]}, "e": 5}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert d.missing is None
+    assert "missing" in str(caught[0].message)
+    assert d.get("missing", 3) == 3
+    frozen = d.frozen()
+    assert isinstance(frozen, sdict) and frozen.a == 1
+    with pytest.raises(RuntimeError, match="Immutable"):
+        frozen.a = 2
+    assert pickle.loads(pickle.dumps(d)).todict() == d.todict()
+
+
+def run_script(tmp_path, ranks, script, via_module):
+    cmd = [str(MPIEXEC), "-n", str(ranks), sys.executable]
+    cmd += ["-m", "mpil2l.l2l"] if via_module else []
+    cmd += [str(L2L_STYLE / script), str(tmp_path / f"results-{ranks}")]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+
+def final(tmp_path, ranks, name):
+    with open(tmp_path / f"results-{ranks}" / name / "trajectory.pickle", "rb") as f:
+        traj = pickle.load(f)
+    return traj.results.final_fitness, {g: r for g, r in traj.results.all_results.items()}
+
+
+@pytest.mark.parametrize(
+    "script, name, via_module, good_enough",
+    [
+        ("l2l_fun_ga.py", "L2L-FUN-GA", True, 2.0),
+        ("l2l_fun_gd.py", "L2L-FUN-GD", False, None),
+        ("l2l_custom_optimizer.py", "L2L-CUSTOM", True, 1.0),
+    ],
+)
+def test_l2l_scripts_run_unchanged_with_the_same_results_on_1_and_3_ranks(tmp_path, script, name, via_module, good_enough):
+    runs = {}
+    for ranks in (1, 3):
+        proc = run_script(tmp_path, ranks, script, via_module)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs[ranks] = final(tmp_path, ranks, name)
+    assert runs[1] == runs[3]
+    fitness, _ = runs[3]
+    if good_enough is not None:
+        assert fitness[0] < good_enough
+    assert not leftover_processes(script)
+
+
+def test_a_missing_script_is_named():
+    proc = subprocess.run([sys.executable, "-m", "mpil2l.l2l", "no_such_script.py"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "no such script: no_such_script.py" in proc.stderr
