@@ -13,7 +13,7 @@ parent. It lives for the whole run and is replaced when it dies.
 The two halves of the pipe protocol, side by side (`Sandbox` in the worker, `child_main`
 in the child); every message is a pickle preceded by its length:
 
-- worker -> child: ``ChildInit``, then batches ``[(key, run_info), ...]``;
+- worker -> child: ``ChildInit``, then batches ``[(key, run_info, timeout), ...]``;
 - child -> worker: ``(None, baseline_rss_kb)`` once ready, then ``(key, RunValue)`` for each
   run of a batch, in order. The child starts a run the moment the previous one is sent, so
   the worker knows when each run started without being told.
@@ -114,7 +114,7 @@ class InProcess:
             self.target = BrokenTarget(exc)
 
     def run_batch(self, batch, poll, results):
-        for key, run_info in batch:
+        for key, run_info, _ in batch:
             results.append(ensure_picklable(key, execute(self.target, run_info, self.rank), self.rank))
         return results
 
@@ -188,7 +188,8 @@ class Sandbox:
         self.restarts = -1
 
     def run_batch(self, batch, poll, results):
-        """Evaluates `batch` (``[(key, run_info), ...]``) in order, appends each
+        """Evaluates `batch` (``[(key, run_info, timeout), ...]``; a None timeout means the
+        limits') in order, appends each
         ``(key, RunValue)`` to `results` as it arrives and returns `results`. A run that
         kills the child is CRASHED (or MEMOUT), one that exceeds the time limit is killed
         and TIMEOUT; the rest of the batch goes on in a new child. `poll` (or None) is
@@ -203,8 +204,10 @@ class Sandbox:
                 self.channel.send(pending)
                 started = time.monotonic() if self.baseline_kb is not None else None
                 while pending:
-                    from_child, value, started = self._receive(started, poll)
-                    key, _ = pending.pop(0)
+                    key, _, timeout = pending[0]
+                    timeout = self.limits.timeout if timeout is None else timeout
+                    from_child, value, started = self._receive(started, poll, timeout)
+                    pending.pop(0)
                     results.append((key, value))
                     if not from_child:  # the child died or was killed: go on in a new one
                         break
@@ -247,12 +250,11 @@ class Sandbox:
             ChildInit(self.target_blob, list(sys.path), self.rank, self.limits.memory_limit_mb, log)
         )
 
-    def _receive(self, started, poll):
+    def _receive(self, started, poll, timeout):
         """Waits for the result of the child's current run. Returns ``(from_child, value,
         started)``: the child's `RunValue`, or one of our own (``from_child`` False) when the
         child died or ran out of time; `started` is when the child's next run began (None
         while it is not ready)."""
-        timeout = self.limits.timeout
         while True:
             message = self.channel.take()
             if message is not None:
@@ -376,7 +378,7 @@ def child_main(read_fd, write_fd, parent):
             batch = channel.recv()
         except EOFError:
             break
-        for key, run_info in batch:
+        for key, run_info, _ in batch:
             value = execute(target, run_info, init.rank)
             channel.send(ensure_picklable(key, value, init.rank))
         sys.stdout.flush()

@@ -13,8 +13,8 @@ from enum import IntEnum
 
 
 class Tag(IntEnum):
-    INIT = 1  # 0 -> worker: cloudpickled target, the callable that evaluates one run
-    TASKS = 2  # 0 -> worker: [(key, run_info), ...], evaluated in order
+    INIT = 1  # 0 -> worker: (cloudpickled target, isolation, (timeout, memory_limit_mb))
+    TASKS = 2  # 0 -> worker: [(key, run_info, timeout or None), ...], evaluated in order
     RESULTS = 3  # worker -> 0: [(key, RunValue), ...], one per task of one TASKS message
     STOP = 4  # 0 -> worker: None to finish normally, or the reason the run was aborted
     STOPPED = 5  # worker -> 0: None; the worker has left its loop and sends nothing more

@@ -86,6 +86,7 @@ class Scheduler:
         self._all_workers = list(ranks)
         self._queue = deque()  # keys waiting for any worker
         self._avoid = {}  # key -> a worker that should not get it (it failed there)
+        self._timeouts = {}  # key -> its own time limit
         self._pinned = {}  # worker -> keys waiting for that worker (static dispatch)
         self._running = {}  # key -> run_info, submitted and not yet collected
         self._finished = []
@@ -113,11 +114,15 @@ class Scheduler:
 
     # -- SMAC's contract ---------------------------------------------------------------
 
-    def submit_run(self, run_info, avoid=None):
+    def submit_run(self, run_info, avoid=None, timeout=None):
         """Queues one run and hands it to a worker if one is free. Does not wait.
 
         `avoid` names a worker rank that should not get the run while another worker exists
-        (say, the one where it just failed)."""
+        (say, the one where it just failed). `timeout` replaces the limits' time limit for
+        this run (process isolation only)."""
+        if timeout is not None:
+            check_isolation(self._isolation, Limits(timeout, None))
+            self._timeouts[self._next_key] = timeout
         if avoid is not None and len(self._workers) > 1:
             self._avoid[self._next_key] = avoid
         self.submit_runs([run_info])
@@ -130,7 +135,7 @@ class Scheduler:
         self._next_key += len(run_infos)
         if not self._workers:
             for key, run_info in zip(keys, run_infos):
-                value = self._local.run_batch([(key, run_info)], None, [])[0][1]
+                value = self._local.run_batch([(key, run_info, self._timeouts.pop(key, None))], None, [])[0][1]
                 self._finished.append((run_info, value))
             return
         self._running.update(zip(keys, run_infos))
@@ -298,7 +303,7 @@ class Scheduler:
                 return None
         else:
             return None
-        return [(key, self._running[key]) for key in keys]
+        return [(key, self._running[key], self._timeouts.pop(key, None)) for key in keys]
 
     def _await_stopped(self, deadline):
         waiting = set(self._all_workers)

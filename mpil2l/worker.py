@@ -108,7 +108,7 @@ def _aborted(batch, done, rank, exc):
     now = time.time()
     return done + [
         (key, failed(StatusType.ABORT, f"ABORT: worker rank {rank} was terminated ({exc})", rank, now, now))
-        for key, _ in batch
+        for key, *_ in batch
         if key not in finished
     ]
 

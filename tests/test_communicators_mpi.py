@@ -55,8 +55,11 @@ def test_submit_collect_statuses_of_runs_that_crash_hang_or_run_out_of_memory(tm
         [1, "CRASHED", None],
         [2, "CRASHED", None],
         [3, "TIMEOUT", None],
+        [3.0, "TIMEOUT", None],
         [4, "MEMOUT", None],
         [5, "SUCCESS", 5.5],
     ]
     assert "SIGSEGV" in runs[1][3] and "exited with code 7" in runs[2][3]
-    assert "time limit of 1 s" in runs[3][3] and "MemoryError" in runs[4][3]
+    timeouts = sorted(r[3] for r in runs if r[1] == "TIMEOUT")
+    assert "time limit of 0.5 s" in timeouts[0] and "time limit of 1 s" in timeouts[1]
+    assert "MemoryError" in runs[5][3]

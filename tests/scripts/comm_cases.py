@@ -104,6 +104,7 @@ def limits(root):
             return None
         for x in range(6):
             s.submit_run(x)
+        s.submit_run(3.0, timeout=0.5)  # sleeps like 3, with a time limit of its own
         finished = s.get_finished_runs()
         while s.pending_runs():
             s.wait()
