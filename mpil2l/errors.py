@@ -50,3 +50,7 @@ class EvaluationFailed(RuntimeError):
     """An individual failed every attempt (or the first run of the job crashed) and the run
     was configured to stop on that (`stop_run`, `abort_on_first_run_crash`), or a worker was
     terminated."""
+
+
+class FirstRunCrashedException(RuntimeError):
+    """SMAC's: the first run crashed and ``abort_on_first_run_crash`` is set."""
