@@ -1,6 +1,9 @@
 """Optimizers: the outer loop, run on rank 0."""
 
+from .crossentropy import CrossEntropyOptimizer, CrossEntropyParameters
+from .distributions import BayesianGaussianMixture, Gaussian, NoisyBayesianGaussianMixture, NoisyGaussian
 from .evolutionstrategies import EvolutionStrategiesOptimizer, EvolutionStrategiesParameters
+from .face import FACEOptimizer, FACEParameters
 from .genetic import GeneticAlgorithmOptimizer, GeneticAlgorithmParameters
 from .gradientdescent import (
     AdaMaxParameters,
@@ -25,9 +28,15 @@ from .optimizer import Optimizer
 __all__ = [
     "AdaMaxParameters",
     "AdamParameters",
+    "BayesianGaussianMixture",
     "ClassicGDParameters",
+    "CrossEntropyOptimizer",
+    "CrossEntropyParameters",
     "EvolutionStrategiesOptimizer",
     "EvolutionStrategiesParameters",
+    "FACEOptimizer",
+    "FACEParameters",
+    "Gaussian",
     "GeneticAlgorithmOptimizer",
     "GeneticAlgorithmParameters",
     "GradientDescentOptimizer",
@@ -40,6 +49,8 @@ __all__ = [
     "MultiRMSPropParameters",
     "MultiStochasticGDParameters",
     "NaturalEvolutionStrategiesOptimizer",
+    "NoisyBayesianGaussianMixture",
+    "NoisyGaussian",
     "NaturalEvolutionStrategiesParameters",
     "Optimizer",
     "RMSPropParameters",
