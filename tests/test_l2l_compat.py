@@ -88,6 +88,7 @@ def final(tmp_path, ranks, name):
         ("l2l_fun_ga.py", "L2L-FUN-GA", True, 2.0),
         ("l2l_fun_gd.py", "L2L-FUN-GD", False, None),
         ("l2l_custom_optimizer.py", "L2L-CUSTOM", True, 1.0),
+        ("l2l_fun_ce.py", "L2L-FUN-CE", True, 2.0),
     ],
 )
 def test_l2l_scripts_run_unchanged_with_the_same_results_on_1_and_3_ranks(tmp_path, script, name, via_module, good_enough):
