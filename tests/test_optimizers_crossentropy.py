@@ -589,7 +589,7 @@ def test_set_state_rejects_foreign_states():
         (dict(n_iteration=0), ValueError, "n_iteration must be >= 1, got 0"),
         (dict(distribution="gauss"), TypeError, "distribution must be a Gaussian, NoisyGaussian, .* got str"),
         (dict(stop_criterion=math.nan), ValueError, "stop_criterion must not be NaN"),
-        (dict(stop_criterion="high"), TypeError, "stop_criterion must be a real number, got str"),
+        (dict(stop_criterion="high"), TypeError, "stop_criterion must be a real number \\(inf for none\\), got str"),
         (dict(seed=-1), ValueError, "seed must be >= 0, got -1"),
         (dict(seed=None), TypeError, "seed must be an integer, got NoneType"),
     ],

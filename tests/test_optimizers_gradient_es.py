@@ -602,7 +602,7 @@ def _bad(case, error, message, **params):
         _bad("es", TypeError, "fitness_shaping_enabled must be True or False", fitness_shaping_enabled="yes"),
         _bad("es", ValueError, "pop_size must be >= 1, got 0", pop_size=0),
         _bad("es", ValueError, "n_iteration must be >= 1, got 0", n_iteration=0),
-        _bad("es", ValueError, "stop_criterion must be a number or inf, got nan", stop_criterion=math.nan),
+        _bad("es", ValueError, "stop_criterion must not be NaN", stop_criterion=math.nan),
         _bad("es", TypeError, "stop_criterion must be a real number", stop_criterion=None),
         _bad("es", ValueError, "seed must be >= 0, got -1", seed=-1),
         _bad("nes", ValueError, "learning_rate_mu must be > 0, got 0", learning_rate_mu=0),

@@ -13,6 +13,7 @@ from .gradientdescent import (
     RMSPropParameters,
     StochasticGDParameters,
 )
+from .kalmanfilter import EnsembleKalmanFilter, EnsembleKalmanFilterParameters
 from .gridsearch import GridSearchOptimizer, GridSearchParameters
 from .multigradientdescent import (
     MultiAdaMaxParameters,
@@ -24,14 +25,19 @@ from .multigradientdescent import (
 )
 from .naturalevolutionstrategies import NaturalEvolutionStrategiesOptimizer, NaturalEvolutionStrategiesParameters
 from .optimizer import Optimizer
+from .paralleltempering import ParallelTemperingOptimizer, ParallelTemperingParameters
+from .simulatedannealing import AvailableCoolingSchedules, SimulatedAnnealingOptimizer, SimulatedAnnealingParameters
 
 __all__ = [
     "AdaMaxParameters",
     "AdamParameters",
+    "AvailableCoolingSchedules",
     "BayesianGaussianMixture",
     "ClassicGDParameters",
     "CrossEntropyOptimizer",
     "CrossEntropyParameters",
+    "EnsembleKalmanFilter",
+    "EnsembleKalmanFilterParameters",
     "EvolutionStrategiesOptimizer",
     "EvolutionStrategiesParameters",
     "FACEOptimizer",
@@ -53,6 +59,10 @@ __all__ = [
     "NoisyGaussian",
     "NaturalEvolutionStrategiesParameters",
     "Optimizer",
+    "ParallelTemperingOptimizer",
+    "ParallelTemperingParameters",
     "RMSPropParameters",
+    "SimulatedAnnealingOptimizer",
+    "SimulatedAnnealingParameters",
     "StochasticGDParameters",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..conversion import dict_to_list, list_to_dict
 from .distributions import Distribution, NoisyGaussian
-from .optimizer import Optimizer, check_int, check_real
+from .optimizer import Optimizer, check_int, check_real, check_stop_criterion
 
 logger = logging.getLogger("mpil2l.optimizers.crossentropy")
 
@@ -41,14 +41,6 @@ Args:
 """
 
 
-def check_stop_criterion(value):
-    """`value` as a float: a real number, not NaN (``inf`` means never stop)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"stop_criterion must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if math.isnan(value):
-        raise ValueError("stop_criterion must not be NaN (use inf to never stop)")
-    return value
 
 
 def make_distribution(distribution, default):

@@ -13,7 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..conversion import dict_to_list, list_to_dict
-from .optimizer import Optimizer, check_int, check_real
+from .optimizer import Optimizer, check_bool, check_int, check_positive, check_real, check_stop_criterion
 
 logger = logging.getLogger("mpil2l.optimizers.evolutionstrategies")
 
@@ -51,43 +51,10 @@ Args:
 """
 
 
-def check_bool(name, value):
-    """Returns `value` as a bool if it is a bool (Python or numpy).
-
-    Raises:
-        TypeError: `value` is not a bool.
-    """
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
 
 
-def check_positive(name, value):
-    """Returns `value` as a float if it is a finite real number > 0.
-
-    Raises:
-        TypeError: `value` is not a real number.
-        ValueError: `value` is not finite or not > 0.
-    """
-    value = check_real(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value:g}")
-    return value
 
 
-def check_stop_criterion(value, name="stop_criterion"):
-    """Returns `value` as a float if it is a real number that is not NaN (``inf`` allowed).
-
-    Raises:
-        TypeError: `value` is not a real number.
-        ValueError: `value` is NaN.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number (inf for none), got {type(value).__name__} {value!r}")
-    value = float(value)
-    if math.isnan(value):
-        raise ValueError(f"{name} must be a number or inf, got nan")
-    return value
 
 
 def check_positive_vector(name, value, size):

@@ -5,9 +5,9 @@ import logging
 import math
 from collections import namedtuple
 
-from .crossentropy import SampleFitOptimizer, check_stop_criterion
+from .crossentropy import SampleFitOptimizer
 from .distributions import Gaussian
-from .optimizer import check_int, check_real
+from .optimizer import check_int, check_real, check_stop_criterion
 
 logger = logging.getLogger("mpil2l.optimizers.face")
 

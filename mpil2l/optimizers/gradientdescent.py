@@ -13,8 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..conversion import dict_to_list, list_to_dict
-from .evolutionstrategies import check_positive, check_stop_criterion
-from .optimizer import Optimizer, check_int, check_real
+from .optimizer import Optimizer, check_int, check_positive, check_real, check_stop_criterion
 
 logger = logging.getLogger("mpil2l.optimizers.gradientdescent")
 

@@ -8,15 +8,8 @@ from collections import namedtuple
 import numpy as np
 
 from ..conversion import dict_to_list, list_to_dict
-from .evolutionstrategies import (
-    check_bool,
-    check_positive,
-    check_positive_vector,
-    check_stop_criterion,
-    gaussian_perturbations,
-    shaped_fitness,
-)
-from .optimizer import Optimizer, check_int
+from .evolutionstrategies import check_positive_vector, gaussian_perturbations, shaped_fitness
+from .optimizer import Optimizer, check_bool, check_int, check_positive, check_stop_criterion
 
 logger = logging.getLogger("mpil2l.optimizers.naturalevolutionstrategies")
 

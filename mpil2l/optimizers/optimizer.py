@@ -52,6 +52,45 @@ def check_real(name, value, low=-math.inf, high=math.inf):
     return value
 
 
+def check_positive(name, value):
+    """Returns `value` as a float if it is a finite real number > 0.
+
+    Raises:
+        TypeError: `value` is not a real number.
+        ValueError: `value` is not finite or not > 0.
+    """
+    value = check_real(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value:g}")
+    return value
+
+
+def check_bool(name, value):
+    """Returns `value` as a bool if it is a bool (Python or numpy).
+
+    Raises:
+        TypeError: `value` is not a bool.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_stop_criterion(value, name="stop_criterion"):
+    """Returns `value` as a float if it is a real number other than NaN (``inf``: never stop).
+
+    Raises:
+        TypeError: `value` is not a real number.
+        ValueError: `value` is NaN.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number (inf for none), got {type(value).__name__} {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must not be NaN (use inf to never stop)")
+    return value
+
+
 class Optimizer:
     """Base class of optimizers, the outer loop of learning to learn.
 
