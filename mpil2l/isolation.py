@@ -31,6 +31,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections import deque
 from typing import NamedTuple, Optional
 
 import cloudpickle
@@ -39,7 +40,9 @@ from .execution import BrokenTarget, ensure_picklable, execute, failed, set_rank
 from .runs import StatusType
 
 ISOLATION_MODES = ("process", "none")
-# How often a worker waiting for its child looks for a STOP from rank 0.
+# How often a worker waiting for its child looks for messages from rank 0 (a STOP, or the
+# next batch to hand over): at first after POLL_START, then twice as long each time.
+POLL_START = 100e-6
 POLL_INTERVAL = 0.05
 # How long a child gets to exit after its pipe closes before it is killed.
 EXIT_GRACE = 1.0
@@ -99,11 +102,25 @@ def check_isolation(isolation, limits):
             )
 
 
-class InProcess:
-    """Evaluates runs in the calling process (no limits can be enforced)."""
+class Evaluator:
+    """What a worker evaluates runs with: `submit` batches of ``(key, run_info, timeout)``
+    (timeout None: the limits'), then take their results in order with `next_result`."""
+
+    def run_batch(self, batch, poll, results):
+        """Submits `batch`, waits for all of it, appends ``(key, RunValue)`` to `results`."""
+        self.submit(batch)
+        for _ in batch:
+            results.append(self.next_result(poll))
+        return results
+
+
+class InProcess(Evaluator):
+    """Evaluates runs in the calling process, when their results are asked for (no limits
+    can be enforced)."""
 
     def __init__(self, target_blob, rank, target=None):
         self.rank = rank
+        self.queue = deque()
         set_rank_variable(rank)
         if target is not None:
             self.target = target
@@ -113,28 +130,48 @@ class InProcess:
         except Exception as exc:
             self.target = BrokenTarget(exc)
 
-    def run_batch(self, batch, poll, results):
-        for key, run_info, _ in batch:
-            results.append(ensure_picklable(key, execute(self.target, run_info, self.rank), self.rank))
-        return results
+    def submit(self, batch):
+        self.queue.extend(batch)
+
+    def busy(self):
+        return bool(self.queue)
+
+    def next_result(self, poll=None):
+        key, run_info, _ = self.queue.popleft()
+        return ensure_picklable(key, execute(self.target, run_info, self.rank), self.rank)
 
     def close(self):
-        pass
+        self.queue.clear()
 
 
 class _Channel:
-    """Length-prefixed pickles over a pair of pipe ends."""
+    """Length-prefixed pickles over a pair of pipe ends. With ``blocking=False`` (the
+    worker's side) `send` never blocks: what the pipe cannot take waits in ``outbox`` until
+    `flush` (the child may be busy writing its own results, and both ends blocking on full
+    pipes would deadlock)."""
 
-    def __init__(self, read_fd, write_fd):
+    def __init__(self, read_fd, write_fd, blocking=True):
         self.read_fd = read_fd
         self.write_fd = write_fd
         self.buffer = bytearray()
+        self.outbox = bytearray()
+        if not blocking:
+            os.set_blocking(write_fd, False)
 
     def send(self, obj):
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        view = memoryview(_HEADER.pack(len(data)) + data)
-        while view:
-            view = view[os.write(self.write_fd, view):]
+        self.outbox += _HEADER.pack(len(data))
+        self.outbox += data
+        self.flush()
+
+    def flush(self):
+        """Writes as much of ``outbox`` as the pipe takes."""
+        while self.outbox:
+            try:
+                written = os.write(self.write_fd, self.outbox)
+            except BlockingIOError:
+                return
+            del self.outbox[:written]
 
     def take(self):
         """The next complete message already read, or None."""
@@ -169,8 +206,11 @@ class _Channel:
                 pass
 
 
-class Sandbox:
+class Sandbox(Evaluator):
     """Evaluates runs in a long-lived child process; see the module docstring.
+
+    Batches are handed to the child as soon as they are submitted, so that the child starts
+    the next run the moment it finishes one, while the worker talks to rank 0.
 
     Args:
         target_blob: the cloudpickled target.
@@ -186,38 +226,79 @@ class Sandbox:
         self.channel = None
         self.baseline_kb = None  # the child's resident memory once ready
         self.restarts = -1
+        self.queue = deque()  # [key, run_info, timeout, handed over at], results not yet read
+        self.last_message = 0.0  # when the child last reported (ready or a result)
 
-    def run_batch(self, batch, poll, results):
-        """Evaluates `batch` (``[(key, run_info, timeout), ...]``; a None timeout means the
-        limits') in order, appends each
-        ``(key, RunValue)`` to `results` as it arrives and returns `results`. A run that
-        kills the child is CRASHED (or MEMOUT), one that exceeds the time limit is killed
-        and TIMEOUT; the rest of the batch goes on in a new child. `poll` (or None) is
-        called every `POLL_INTERVAL` while the child works; whatever it raises propagates
-        after the child is killed, `results` holding the runs finished by then.
-        """
-        pending = list(batch)
+    def submit(self, batch):
+        """Hands `batch` (``[(key, run_info, timeout), ...]``) to the child."""
+        entries = [[key, run_info, timeout, time.monotonic()] for key, run_info, timeout in batch]
+        self.queue.extend(entries)
+        if self.process is None:
+            self._start()  # sends the whole queue
+        else:
+            self.channel.send([tuple(e[:3]) for e in entries])
+
+    def busy(self):
+        return bool(self.queue)
+
+    def next_result(self, poll=None):
+        """Waits for the result of the oldest run submitted: ``(key, RunValue)``. A run that
+        kills the child is CRASHED (or MEMOUT), one past its time limit is killed and
+        TIMEOUT; the runs after it go on in a new child. `poll` (or None) is called, with
+        waits growing to `POLL_INTERVAL`, while the child works; whatever it raises
+        propagates after the child is killed."""
         try:
-            while pending:
-                if self.process is None:
-                    self._start()
-                self.channel.send(pending)
-                started = time.monotonic() if self.baseline_kb is not None else None
-                while pending:
-                    key, _, timeout = pending[0]
-                    timeout = self.limits.timeout if timeout is None else timeout
-                    from_child, value, started = self._receive(started, poll, timeout)
-                    pending.pop(0)
-                    results.append((key, value))
-                    if not from_child:  # the child died or was killed: go on in a new one
-                        break
+            return self._next_result(poll)
         except BaseException:
             self._kill()
             raise
-        return results
+
+    def _next_result(self, poll):
+        key, _, timeout, handed = self.queue[0]
+        timeout = self.limits.timeout if timeout is None else timeout
+        wait = POLL_START
+        while True:
+            message = self.channel.take()
+            now = time.monotonic()
+            if message is not None:
+                self.last_message = now
+                if message[0] is None:  # ready
+                    self.baseline_kb = message[1]
+                    continue
+                self.queue.popleft()
+                return message
+            started = max(self.last_message, handed) if self.baseline_kb is not None else None
+            if timeout is not None and started is not None and now - started >= timeout:
+                self._kill()
+                error = f"TIMEOUT: the run exceeded its time limit of {timeout:g} s and was killed"
+                return self._replace_child(key, failed(StatusType.TIMEOUT, error, self.rank, time.time() - (now - started)))
+            limit = wait if timeout is None or started is None else max(0.0, min(wait, started + timeout - now))
+            writers = [self.channel.write_fd] if self.channel.outbox else []
+            readable, writable, _ = select.select([self.channel.read_fd], writers, [], limit)
+            if writable:
+                self.channel.flush()
+            if readable:
+                try:
+                    self.channel.fill()
+                except EOFError:
+                    return self._replace_child(key, self._died(started))
+            elif not writable:
+                if poll is not None:
+                    poll()
+                wait = min(wait * 2, POLL_INTERVAL)
+
+    def _replace_child(self, key, value):
+        """The oldest run ended with the child: report `value` for it, start a new child for
+        the runs after it."""
+        self.queue.popleft()
+        self._kill()
+        if self.queue:
+            self._start()
+        return key, value
 
     def close(self):
         """Ends the child (and anything left in its process group)."""
+        self.queue.clear()
         if self.process is None:
             return
         self.channel.close()  # EOF on its pipe: the child returns
@@ -242,43 +323,18 @@ class Sandbox:
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
-        self.channel = _Channel(from_child_r, to_child_w)
+        self.channel = _Channel(from_child_r, to_child_w, blocking=False)
         self.baseline_kb = None
         self.restarts += 1
         log = getattr(getattr(sys.stdout, "log_file", None), "name", None)
         self.channel.send(
             ChildInit(self.target_blob, list(sys.path), self.rank, self.limits.memory_limit_mb, log)
         )
-
-    def _receive(self, started, poll, timeout):
-        """Waits for the result of the child's current run. Returns ``(from_child, value,
-        started)``: the child's `RunValue`, or one of our own (``from_child`` False) when the
-        child died or ran out of time; `started` is when the child's next run began (None
-        while it is not ready)."""
-        while True:
-            message = self.channel.take()
-            if message is not None:
-                now = time.monotonic()
-                if message[0] is None:  # ready
-                    self.baseline_kb, started = message[1], now
-                    continue
-                return True, message[1], now
-            now = time.monotonic()
-            if timeout is not None and started is not None and now - started >= timeout:
-                self._kill()
-                error = f"TIMEOUT: the run exceeded its time limit of {timeout:g} s and was killed"
-                return False, failed(StatusType.TIMEOUT, error, self.rank, time.time() - (now - started)), now
-            wait = POLL_INTERVAL
-            if timeout is not None and started is not None:
-                wait = max(0.0, min(wait, started + timeout - now))
-            readable, _, _ = select.select([self.channel.read_fd], [], [], wait)
-            if readable:
-                try:
-                    self.channel.fill()
-                except EOFError:
-                    return False, self._died(started), now
-            elif poll is not None:
-                poll()
+        now = time.monotonic()
+        for entry in self.queue:
+            entry[3] = now
+        if self.queue:
+            self.channel.send([tuple(e[:3]) for e in self.queue])
 
     def _died(self, started):
         """The `RunValue` of the run the child was evaluating when it died."""

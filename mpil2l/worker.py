@@ -7,6 +7,7 @@ worker itself stays responsive: it notices a STOP from rank 0, and SIGTERM or SI
 """
 
 import time
+from collections import deque
 
 from mpi4py import MPI
 
@@ -34,6 +35,9 @@ class _Stop(Exception):
 def serve(comm=None, root=0):
     """Runs the worker loop on this rank until rank `root` stops the run.
 
+    Each TASKS message is handed to the evaluator as soon as it arrives (while the previous
+    one may still be running) and answered by one RESULTS message once all its runs are done.
+
     Args:
         comm: the communicator shared with the scheduler (default ``MPI.COMM_WORLD``);
             collective with `Scheduler` on rank `root`.
@@ -49,42 +53,49 @@ def serve(comm=None, root=0):
     rank = comm.Get_rank()
     status = MPI.Status()
     evaluator = None
+    batches = deque()  # (keys, results so far) per TASKS message, oldest first
+
+    def handle(tag, payload):
+        nonlocal evaluator
+        if tag == Tag.TASKS:
+            batches.append(([key for key, *_ in payload], []))
+            evaluator.submit(payload)
+        elif tag == Tag.INIT:
+            blob, isolation, limits = payload
+            evaluator = make_evaluator(isolation, blob, rank, Limits(*limits))
+        elif tag == Tag.STOP:
+            raise _Stop(payload)
 
     def poll():
-        message = probe(comm, root, Tag.STOP, status)
-        if message is not None:
-            raise _Stop(message.recv())
+        while (message := probe(comm, root, MPI.ANY_TAG, status)) is not None:
+            handle(status.Get_tag(), message.recv())
 
     try:
         with terminate_on_signals():
             backoff = Backoff()
             while True:
+                if batches:
+                    keys, results = batches[0]
+                    results.append(evaluator.next_result(poll))
+                    if len(results) == len(keys):
+                        batches.popleft()
+                        comm.send(results, dest=root, tag=Tag.RESULTS)
+                    continue
                 message = probe(comm, root, MPI.ANY_TAG, status)
                 if message is None:
                     backoff.sleep()
                     continue
                 backoff.reset()
-                tag = status.Get_tag()
-                payload = message.recv()
-                if tag == Tag.TASKS:
-                    results = []
-                    try:
-                        evaluator.run_batch(payload, poll, results)
-                    except JobTerminated as exc:
-                        _send_aborted(comm, root, payload, results, rank, exc)
-                        raise
-                    comm.send(results, dest=root, tag=Tag.RESULTS)
-                elif tag == Tag.INIT:
-                    blob, isolation, limits = payload
-                    evaluator = make_evaluator(isolation, blob, rank, Limits(*limits))
-                elif tag == Tag.STOP:
-                    _stop(comm, root, payload)
-                    return
+                handle(status.Get_tag(), message.recv())
     except _Stop as stop:
+        if evaluator is not None:
+            evaluator.close()
         _stop(comm, root, stop.reason)
     except JobTerminated as exc:
         if evaluator is not None:
             evaluator.close()
+        for keys, results in batches:
+            _send_aborted(comm, root, keys, results, rank, exc)
         _await_stop_after_signal(comm, root, rank, exc)
     finally:
         if evaluator is not None:
@@ -103,19 +114,13 @@ def _stop(comm, root, reason):
         raise RunAborted(reason)
 
 
-def _aborted(batch, done, rank, exc):
+def _send_aborted(comm, root, keys, done, rank, exc):
+    """Sends what a terminated worker finished of a batch (`keys`), and ABORT for the rest."""
     finished = {key for key, _ in done}
     now = time.time()
-    return done + [
-        (key, failed(StatusType.ABORT, f"ABORT: worker rank {rank} was terminated ({exc})", rank, now, now))
-        for key, *_ in batch
-        if key not in finished
-    ]
-
-
-def _send_aborted(comm, root, batch, done, rank, exc):
-    """Sends what a terminated worker finished of `batch`, and ABORT for the rest."""
-    comm.send(_aborted(batch, done, rank, exc), dest=root, tag=Tag.RESULTS)
+    error = f"ABORT: worker rank {rank} was terminated ({exc})"
+    aborted = [(key, failed(StatusType.ABORT, error, rank, now, now)) for key in keys if key not in finished]
+    comm.send(done + aborted, dest=root, tag=Tag.RESULTS)
 
 
 def _await_stop_after_signal(comm, root, rank, exc):
@@ -131,7 +136,7 @@ def _await_stop_after_signal(comm, root, rank, exc):
             continue
         tag, payload = status.Get_tag(), message.recv()
         if tag == Tag.TASKS:
-            _send_aborted(comm, root, payload, [], rank, exc)
+            _send_aborted(comm, root, [key for key, *_ in payload], [], rank, exc)
         elif tag == Tag.STOP:
             comm.send(None, dest=root, tag=Tag.STOPPED)
             raise RunAborted(f"worker rank {rank} {exc}; the run was stopped") from None
