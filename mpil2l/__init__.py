@@ -1,36 +1,45 @@
-"""mpil2l: learning to learn on persistent MPI workers, with L2L's experiment API."""
+"""mpil2l: learning to learn on persistent MPI workers, with L2L's experiment API.
 
-from .conversion import dict_to_list, list_to_dict
-from .errors import EvaluationFailed, FirstRunCrashedException, JobTerminated, RunAborted
-from .experiment import Experiment
-from .isolation import Limits
-from .optimizee import Optimizee
-from .optimizers.optimizer import Optimizer
-from .runs import RunInfo, RunValue, StatusType
-from .scheduler import Scheduler, on_workers
-from .smac_runner import MPIRunner
-from .trajectory import Individual, ParameterGroup, Trajectory
-from .worker import serve
+The public names below are imported on first use, so that the evaluation process of a
+worker (`mpil2l.isolation`) starts without loading MPI or the optimizers it does not need.
+"""
 
-__all__ = [
-    "EvaluationFailed",
-    "Experiment",
-    "FirstRunCrashedException",
-    "Individual",
-    "JobTerminated",
-    "Limits",
-    "MPIRunner",
-    "Optimizee",
-    "Optimizer",
-    "ParameterGroup",
-    "RunAborted",
-    "RunInfo",
-    "RunValue",
-    "Scheduler",
-    "StatusType",
-    "Trajectory",
-    "dict_to_list",
-    "list_to_dict",
-    "on_workers",
-    "serve",
-]
+import importlib
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "EvaluationFailed": ".errors",
+    "Experiment": ".experiment",
+    "FirstRunCrashedException": ".errors",
+    "Individual": ".trajectory",
+    "JobTerminated": ".errors",
+    "Limits": ".isolation",
+    "MPIRunner": ".smac_runner",
+    "Optimizee": ".optimizee",
+    "Optimizer": ".optimizers.optimizer",
+    "ParameterGroup": ".trajectory",
+    "RunAborted": ".errors",
+    "RunInfo": ".runs",
+    "RunValue": ".runs",
+    "Scheduler": ".scheduler",
+    "StatusType": ".runs",
+    "Trajectory": ".trajectory",
+    "dict_to_list": ".conversion",
+    "list_to_dict": ".conversion",
+    "on_workers": ".scheduler",
+    "serve": ".worker",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mpil2l' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -10,33 +10,55 @@ Markdown table on rank 0. Every measurement runs in that one job, on ``MPI.COMM_
 that mpil2l and the references share the same ranks, cores and MPI library; all ranks meet in
 a (sleeping, polled) barrier between sections. Rank 0 schedules, ranks 1..NP-1 are workers.
 
-Sections (``ratio`` is always ``mpil2l / reference``; each row says which way is better):
+Sections (``ratio`` is always ``mpil2l / reference``; each row says which way is better, and
+every mpil2l row names the isolation it runs with: ``isolation=process``, the default, where
+each worker evaluates in a child process of its own, or ``isolation=none``, in the worker rank
+itself). Every Scheduler measurement starts with a warm-up of one run per worker, untimed, so
+that the evaluation processes are up before the clock starts; their start-up is measured on
+its own (5d). The Experiment rows time ``run_experiment`` whole, start-up included.
 
 1. No-op throughput, individuals/s, for N = 50,000 runs of a function that does nothing:
    (a) ``Scheduler.submit_runs(runs)`` (dynamic) then ``wait``/``get_finished_runs`` until
-   done; (b) the same with ``static=True``; (c) the full ``Experiment`` generational loop,
-   10 generations of 5,000 individuals, ``simulate`` returning ``(0.0,)``; (d) reference:
-   ``mpi4py.futures.MPICommExecutor(...).map(noop, range(N), chunksize=1)``; (e) raw pickled
-   ``comm.send``/``comm.recv`` ping-pong, rank 0 with one message outstanding per worker,
-   round trips/s over about one second (every rank spins in MPICH's blocking receive, so
-   with more ranks than cores this is slow and noisy).
+   done, with isolation=process and isolation=none in alternating order (process, none;
+   none, process; process, none: ``ISOLATION_PAIRS`` pairs), each the median of its runs;
+   (b) the same with ``static=True`` (process); (c) the full ``Experiment`` generational
+   loop, 10 generations of 5,000 individuals, ``simulate`` returning ``(0.0,)`` (process);
+   (d) reference: ``mpi4py.futures.MPICommExecutor(...).map(noop, range(N), chunksize=1)``;
+   (e) raw pickled ``comm.send``/``comm.recv`` ping-pong, rank 0 with one message
+   outstanding per worker, round trips/s over about one second (every rank spins in MPICH's
+   blocking receive, so with more ranks than cores this is slow and noisy).
 2. Efficiency on 300 ``time.sleep(d)`` runs, d lognormal (median 10 ms, sigma 1) from
    ``numpy.random.default_rng(seed)``, seeds 0, 1, 2, the same durations for every runner:
-   efficiency = max(sum(d) / n_workers, max(d)) / makespan, for the dynamic ``Scheduler``,
-   an ``Experiment`` of one generation (makespan = wall time of ``run_experiment``,
-   start-up and shutdown included) and ``MPICommExecutor.map`` (chunksize 1). For context,
-   the table also gives the efficiency that zero-overhead greedy dispatch in submission
-   order would reach (simulated): the best a dispatcher that does not know d can do.
+   efficiency = max(sum(d) / n_workers, max(d)) / makespan, for the dynamic ``Scheduler``
+   (warmed up with one run of the median duration per worker) and an ``Experiment`` of one
+   generation (makespan = wall time of ``run_experiment``, start-up and shutdown included),
+   each with isolation=process and isolation=none, and ``MPICommExecutor.map`` (chunksize
+   1). For context, the table also gives the efficiency that zero-overhead greedy dispatch in
+   submission order would reach (simulated): the best a dispatcher that does not know d can
+   do.
 3. Overhead per generation: ``Experiment`` with 32 no-op individuals for 200 generations,
-   wall time of ``run_experiment`` / 200, dynamic and static dispatch; reference: 200
-   successive ``MPICommExecutor.map`` calls of 32 no-ops.
+   wall time of ``run_experiment`` / 200 (start-up included), dynamic and static dispatch,
+   isolation=process and isolation=none; in parentheses the steady state, (time of the last
+   generation's end - time of the first's) / 199, which leaves the start-up out; reference:
+   200 successive ``MPICommExecutor.map`` calls of 32 no-ops.
 4. (a) Rank 0's CPU time (``time.process_time``) as a fraction of wall time while the
-   workers sleep through 60 runs of 50 ms, Scheduler against a blocking ``comm.recv`` loop;
-   (b) latency added to a run of ``sleep(d)``, d = 1, 5, 20 ms, submitted one at a time
-   (``submit_run``, ``wait``, ``get_finished_runs``), 50 each: mean round trip - d, against
-   a raw pickled send / blocking recv round trip to worker 1, which sleeps d and waits in a
-   blocking recv (the other workers sleep, so that no more ranks spin than there are cores
-   on a 2-core machine).
+   workers sleep through 60 runs of 50 ms, Scheduler (isolation=process) against a blocking
+   ``comm.recv`` loop; (b) latency added to a run of ``sleep(d)``, d = 1, 5, 20 ms, submitted
+   one at a time (``submit_run``, ``wait``, ``get_finished_runs``) on the Scheduler
+   (isolation=process), 50 each: mean round trip - d, against a raw pickled send / blocking
+   recv round trip to worker 1, which sleeps d and waits in a blocking recv (the other
+   workers sleep, so that no more ranks spin than there are cores on a 2-core machine).
+5. The cost of isolation, measured in the same Scheduler sessions as 1a (same ranks, same
+   job, process and none alternating): cost per individual = (1/throughput(process) -
+   1/throughput(none)) * n_workers, the extra time a worker spends per individual, in us,
+   (a) from the no-op throughputs of 1a (where batching of up to 2 ms of work per message
+   hides part of the cost: one message carries thousands of no-ops), and (b, c) from
+   ``N_SLEEP_RUNS`` runs of ``sleep(1 ms)`` (about 1.1 ms each here), sent one run per
+   batch, as the Scheduler does for runs longer than half its 2 ms batch target (it is first
+   warmed up with ``sleep(1 ms)`` runs so that it knows their length); the range in
+   parentheses is that of the per-pair costs. The floor check uses the larger of (a) and
+   (c). (d) Start-up: wall time from the first submission to the first no-op back from every
+   worker, process (a fresh interpreter per worker) against none.
 
 mpil2l's progress logger is set to WARNING after ``prepare_experiment`` so that the 200+
 per-generation INFO lines do not bury the table. With NP greater than the number of cores
@@ -68,11 +90,16 @@ SEEDS = (0, 1, 2)
 OVERHEAD_POPULATION, OVERHEAD_GENERATIONS = 32, 200
 CPU_RUNS, CPU_RUN_SECONDS = 60, 0.05
 LATENCY_DURATIONS, LATENCY_REPEATS = (1e-3, 5e-3, 20e-3), 50
+ISOLATIONS = ("process", "none")  # mpil2l's default first
+ISOLATION_PAIRS = 3  # alternating process/none Scheduler sessions for 1a and section 5
+N_SLEEP_RUNS, SLEEP_RUN_SECONDS = 600, 1e-3
+SLEEP_WARMUP_ROUNDS = 3  # rounds of one sleep(1 ms) per worker: the Scheduler learns the run time
 
 FLOOR_THROUGHPUT_RATIO = 5.0  # mpil2l dynamic / mpi4py.futures unbatched
 FLOOR_EFFICIENCY = 0.97
 CEILING_MS_PER_GENERATION = 2.0
 CEILING_CPU_FRACTION = 0.10  # our own bar for "does not occupy a core": 0.5 ms sleeps cost ~8 % here
+CEILING_ISOLATION_US = 100.0  # extra time per individual on a worker, isolation=process vs none
 
 RAW_TAG = 77  # tag of the raw send/recv references
 
@@ -128,6 +155,14 @@ def sleep_for(seconds):
     return seconds
 
 
+def nap(seconds):
+    """Nothing for 0, else sleep: one target for the no-op and the sleep(1 ms) phases of a
+    Scheduler session (1a and section 5), so that both run in the same evaluation processes."""
+    if seconds:
+        time.sleep(seconds)
+    return None
+
+
 class NoopOptimizee:
     """L2L optimizee whose evaluation costs nothing."""
 
@@ -152,6 +187,7 @@ class FixedPopulationOptimizer:
     def __init__(self, traj, population, generations, durations=None):
         self.population = population
         self.generations = generations
+        self.ends = []  # perf_counter() at the end of each generation (post_process)
         self.column = {"individual.d": list(durations)} if durations is not None else {
             "individual.x": [float(i) for i in range(population)]
         }
@@ -162,6 +198,7 @@ class FixedPopulationOptimizer:
         traj.f_expand({"generation": [g], "ind_idx": list(range(self.population)), **self.column})
 
     def post_process(self, traj, results):
+        self.ends.append(time.perf_counter())
         g = max(traj.individuals) + 1
         if g < self.generations:
             self._expand(traj, g)
@@ -235,6 +272,25 @@ def collect_all(scheduler):
     return finished
 
 
+def warm_up(scheduler, run_info, rounds=1, fresh=True):
+    """Untimed: `rounds` times one run per worker, so that the Scheduler knows the run time.
+    On a `fresh` Scheduler the first round reaches every worker (its first dispatch hands
+    each free worker one run; checked), which starts every evaluation process. Returns the
+    wall time of the first round."""
+    first = None
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        scheduler.submit_runs([run_info] * scheduler.num_workers())
+        finished = collect_all(scheduler)
+        check_success(finished, scheduler.num_workers(), "warm-up")
+        if first is None:
+            first = time.perf_counter() - t0
+            ranks = {v.additional_info.get("rank") for _, v in finished}
+            if fresh and len(ranks) != scheduler.num_workers():
+                raise RuntimeError(f"warm-up reached workers {sorted(ranks)}, not all {scheduler.num_workers()}")
+    return first
+
+
 def check_success(finished, expected, what):
     from mpil2l.runs import StatusType
 
@@ -246,15 +302,18 @@ def check_success(finished, expected, what):
         )
 
 
-def run_experiment_timed(comm, root_dir, name, optimizer_args, optimizee, dispatch):
-    """Collective: prepares and runs one Experiment; returns run_experiment's wall time on
-    rank 0 (None elsewhere)."""
+def run_experiment_timed(comm, root_dir, name, optimizer_args, optimizee, dispatch, isolation):
+    """Collective: prepares and runs one Experiment; returns run_experiment's wall time and
+    the end time of each generation on rank 0 (None elsewhere)."""
     from mpil2l.experiment import Experiment
     from mpil2l.logs import logger
 
     experiment = Experiment(root_dir, comm)
     traj, _ = experiment.prepare_experiment(
-        name=name, overwrite=True, timeout=False, runner_params={"dispatch": dispatch}
+        name=name,
+        overwrite=True,
+        timeout=False,
+        runner_params={"dispatch": dispatch, "isolation": isolation},
     )
     logger.setLevel(logging.WARNING)
     optimizer = FixedPopulationOptimizer(traj, *optimizer_args)
@@ -269,7 +328,7 @@ def run_experiment_timed(comm, root_dir, name, optimizer_args, optimizee, dispat
         if n != population * generations:
             raise RuntimeError(f"experiment {name}: {n} evaluations, expected {population * generations}")
         shutil.rmtree(os.path.join(root_dir, name), ignore_errors=True)
-        return elapsed
+        return elapsed, optimizer.ends
     return None
 
 
@@ -298,27 +357,57 @@ def executor_warmup_size(comm):
 # -- section 1: no-op throughput ------------------------------------------------------------
 
 
-def bench_scheduler_noop(comm, static):
-    """Individuals/s of N no-op runs submitted at once on the Scheduler."""
+def timed_rate(scheduler, runs, what, static=False):
+    """Individuals/s of `runs` submitted at once and collected."""
+    t0 = time.perf_counter()
+    scheduler.submit_runs(runs, static=static)
+    finished = collect_all(scheduler)
+    elapsed = time.perf_counter() - t0
+    check_success(finished, len(runs), what)
+    return len(runs) / elapsed
+
+
+def bench_isolation_session(comm, isolation):
+    """One Scheduler session (dynamic) with `isolation`: start-up (first no-op back from every
+    worker), N no-ops, then, after a warm-up with them, N_SLEEP_RUNS runs of sleep(1 ms).
+    Returns {"startup_s", "noop_rate", "sleep_rate"} on rank 0."""
+    from mpil2l.scheduler import on_workers
+
+    out = None
+    with on_workers(nap, comm, isolation=isolation) as scheduler:
+        if scheduler is not None:
+            out = {"startup_s": warm_up(scheduler, 0)}
+            out["noop_rate"] = timed_rate(scheduler, [0] * N_NOOP, f"no-op scheduler (isolation={isolation})")
+            warm_up(scheduler, SLEEP_RUN_SECONDS, SLEEP_WARMUP_ROUNDS, fresh=False)
+            out["sleep_rate"] = timed_rate(
+                scheduler, [SLEEP_RUN_SECONDS] * N_SLEEP_RUNS, f"sleep(1 ms) scheduler (isolation={isolation})"
+            )
+    return out
+
+
+def bench_scheduler_noop(comm, static, isolation="process"):
+    """Individuals/s of N no-op runs submitted at once on the Scheduler (after a warm-up)."""
     from mpil2l.scheduler import on_workers
 
     rate = None
-    with on_workers(noop, comm) as scheduler:
+    with on_workers(noop, comm, isolation=isolation) as scheduler:
         if scheduler is not None:
-            t0 = time.perf_counter()
-            scheduler.submit_runs(list(range(N_NOOP)), static=static)
-            finished = collect_all(scheduler)
-            elapsed = time.perf_counter() - t0
-            check_success(finished, N_NOOP, f"no-op scheduler (static={static})")
-            rate = N_NOOP / elapsed
+            warm_up(scheduler, 0)
+            rate = timed_rate(scheduler, list(range(N_NOOP)), f"no-op scheduler (static={static})", static=static)
     return rate
 
 
-def bench_experiment_noop(comm, root_dir):
-    elapsed = run_experiment_timed(
-        comm, root_dir, "noop-throughput", (EXP_POPULATION, EXP_GENERATIONS), NoopOptimizee(), "dynamic"
+def bench_experiment_noop(comm, root_dir, isolation="process"):
+    timed = run_experiment_timed(
+        comm,
+        root_dir,
+        "noop-throughput",
+        (EXP_POPULATION, EXP_GENERATIONS),
+        NoopOptimizee(),
+        "dynamic",
+        isolation,
     )
-    return None if elapsed is None else EXP_POPULATION * EXP_GENERATIONS / elapsed
+    return None if timed is None else EXP_POPULATION * EXP_GENERATIONS / timed[0]
 
 
 def bench_futures_noop(comm):
@@ -370,12 +459,13 @@ def greedy_makespan(durations, n_workers):
     return max(free_at)
 
 
-def bench_scheduler_sleeps(comm, durations):
+def bench_scheduler_sleeps(comm, durations, isolation):
     from mpil2l.scheduler import on_workers
 
     makespan = None
-    with on_workers(sleep_for, comm) as scheduler:
+    with on_workers(sleep_for, comm, isolation=isolation) as scheduler:
         if scheduler is not None:
+            warm_up(scheduler, LOGNORMAL_MEDIAN)
             t0 = time.perf_counter()
             scheduler.submit_runs(list(durations))
             finished = collect_all(scheduler)
@@ -384,10 +474,11 @@ def bench_scheduler_sleeps(comm, durations):
     return makespan
 
 
-def bench_experiment_sleeps(comm, root_dir, durations):
-    return run_experiment_timed(
-        comm, root_dir, "lognormal", (len(durations), 1, durations), SleepOptimizee(), "dynamic"
+def bench_experiment_sleeps(comm, root_dir, durations, isolation):
+    timed = run_experiment_timed(
+        comm, root_dir, "lognormal", (len(durations), 1, durations), SleepOptimizee(), "dynamic", isolation
     )
+    return None if timed is None else timed[0]
 
 
 def bench_futures_sleeps(comm, durations):
@@ -397,16 +488,22 @@ def bench_futures_sleeps(comm, durations):
 # -- section 3: overhead per generation ----------------------------------------------------
 
 
-def bench_generation_overhead(comm, root_dir, dispatch):
-    elapsed = run_experiment_timed(
+def bench_generation_overhead(comm, root_dir, dispatch, isolation):
+    """[ms per generation over the whole run_experiment, ms per generation in the steady
+    state (from the end of generation 0 to the end of the last)] on rank 0."""
+    timed = run_experiment_timed(
         comm,
         root_dir,
-        f"overhead-{dispatch}",
+        f"overhead-{dispatch}-{isolation}",
         (OVERHEAD_POPULATION, OVERHEAD_GENERATIONS),
         NoopOptimizee(),
         dispatch,
+        isolation,
     )
-    return None if elapsed is None else 1e3 * elapsed / OVERHEAD_GENERATIONS
+    if timed is None:
+        return None
+    elapsed, ends = timed
+    return [1e3 * elapsed / OVERHEAD_GENERATIONS, 1e3 * (ends[-1] - ends[0]) / (len(ends) - 1)]
 
 
 def bench_futures_generation_overhead(comm):
@@ -422,8 +519,9 @@ def bench_scheduler_cpu_fraction(comm):
     from mpil2l.scheduler import on_workers
 
     fraction = None
-    with on_workers(sleep_for, comm) as scheduler:
+    with on_workers(sleep_for, comm, isolation="process") as scheduler:
         if scheduler is not None:
+            warm_up(scheduler, CPU_RUN_SECONDS)
             w0, c0 = time.perf_counter(), time.process_time()
             scheduler.submit_runs([CPU_RUN_SECONDS] * CPU_RUNS)
             finished = collect_all(scheduler)
@@ -459,8 +557,9 @@ def bench_scheduler_latency(comm):
     from mpil2l.scheduler import on_workers
 
     added = None
-    with on_workers(sleep_for, comm) as scheduler:
+    with on_workers(sleep_for, comm, isolation="process") as scheduler:
         if scheduler is not None:
+            warm_up(scheduler, LATENCY_DURATIONS[0])
             added = {}
             for d in LATENCY_DURATIONS:
                 trips = []
@@ -501,8 +600,8 @@ def bench_raw_latency(comm):
 
 def run_sections(comm, root_dir):
     """Runs every section on every rank; returns the numbers (filled on rank 0)."""
-    r = {}
-    n_workers = comm.Get_size() - 1
+    r = {"n_workers": comm.Get_size() - 1}
+    n_workers = r["n_workers"]
 
     def step(key, function, *args):
         section_barrier(comm)
@@ -514,8 +613,10 @@ def run_sections(comm, root_dir):
         section_barrier(comm)
         return value
 
-    # 1. no-op throughput
-    step("noop_scheduler_dynamic", bench_scheduler_noop, False)
+    # 1 (and 5). no-op throughput; the process/none sessions alternate: p n, n p, p n, ...
+    for i in range(ISOLATION_PAIRS):
+        for isolation in ISOLATIONS if i % 2 == 0 else ISOLATIONS[::-1]:
+            step(f"isolation_session_{isolation}_{i}", bench_isolation_session, isolation)
     step("noop_scheduler_static", bench_scheduler_noop, True)
     step("noop_experiment_dynamic", bench_experiment_noop, root_dir)
     step("noop_futures_unbatched", bench_futures_noop)
@@ -527,13 +628,16 @@ def run_sections(comm, root_dir):
         if comm.Get_rank() == 0:
             r[f"lognormal_bound_s_{seed}"] = ideal_makespan(durations, n_workers)
             r[f"lognormal_greedy_s_{seed}"] = greedy_makespan(durations, n_workers)
-        step(f"lognormal_scheduler_s_{seed}", bench_scheduler_sleeps, durations)
-        step(f"lognormal_experiment_s_{seed}", bench_experiment_sleeps, root_dir, durations)
+        for isolation in ISOLATIONS:
+            step(f"lognormal_scheduler_{isolation}_s_{seed}", bench_scheduler_sleeps, durations, isolation)
+        for isolation in ISOLATIONS:
+            step(f"lognormal_experiment_{isolation}_s_{seed}", bench_experiment_sleeps, root_dir, durations, isolation)
         step(f"lognormal_futures_s_{seed}", bench_futures_sleeps, durations)
 
     # 3. overhead per generation
-    step("generation_ms_dynamic", bench_generation_overhead, root_dir, "dynamic")
-    step("generation_ms_static", bench_generation_overhead, root_dir, "static")
+    for dispatch in ("dynamic", "static"):
+        for isolation in ISOLATIONS:
+            step(f"generation_ms_{dispatch}_{isolation}", bench_generation_overhead, root_dir, dispatch, isolation)
     step("generation_ms_futures", bench_futures_generation_overhead)
 
     # 4. rank 0 CPU while waiting, added latency
@@ -541,7 +645,37 @@ def run_sections(comm, root_dir):
     step("cpu_fraction_blocking_recv", bench_blocking_recv_cpu_fraction)
     step("latency_scheduler", bench_scheduler_latency)
     step("latency_raw", bench_raw_latency)
+
+    if comm.Get_rank() == 0:
+        derive_isolation(r)
     return r
+
+
+def derive_isolation(r):
+    """Medians of the alternating process/none sessions (1a, 5) and the cost of isolation per
+    individual, (1/rate(process) - 1/rate(none)) * n_workers, in us: from the medians, and per
+    pair (session i of each)."""
+    import statistics
+
+    sessions = {
+        isolation: [r[f"isolation_session_{isolation}_{i}"] for i in range(ISOLATION_PAIRS)]
+        for isolation in ISOLATIONS
+    }
+    for isolation, runs in sessions.items():
+        r[f"noop_scheduler_dynamic_{isolation}"] = statistics.median(s["noop_rate"] for s in runs)
+        r[f"sleep_scheduler_dynamic_{isolation}"] = statistics.median(s["sleep_rate"] for s in runs)
+        r[f"startup_s_{isolation}"] = statistics.median(s["startup_s"] for s in runs)
+
+    def cost_us(process_rate, none_rate):
+        return 1e6 * (1 / process_rate - 1 / none_rate) * r["n_workers"]
+
+    for kind in ("noop", "sleep"):
+        r[f"isolation_cost_us_{kind}"] = cost_us(
+            r[f"{kind}_scheduler_dynamic_process"], r[f"{kind}_scheduler_dynamic_none"]
+        )
+        r[f"isolation_cost_us_{kind}_pairs"] = [
+            cost_us(p[f"{kind}_rate"], n[f"{kind}_rate"]) for p, n in zip(sessions["process"], sessions["none"])
+        ]
 
 
 def efficiencies(r, runner):
@@ -556,35 +690,58 @@ def build_rows(r):
         return a / b if a is not None and b else None
 
     rows, checks = [], []
+    n_workers = r["n_workers"]
+    median = f"median of {ISOLATION_PAIRS} alternating sessions"
     fut = r["noop_futures_unbatched"]
     for label, key in (
-        ("1a no-op, Scheduler dynamic (ind/s, higher better) vs futures unbatched", "noop_scheduler_dynamic"),
-        ("1b no-op, Scheduler static (ind/s) vs futures unbatched", "noop_scheduler_static"),
         (
-            f"1c no-op, Experiment {EXP_GENERATIONS}x{EXP_POPULATION} dynamic (ind/s) vs futures unbatched",
+            f"1a no-op, Scheduler dynamic, isolation=process ({median}; ind/s, higher better) vs futures unbatched",
+            "noop_scheduler_dynamic_process",
+        ),
+        (f"1a no-op, Scheduler dynamic, isolation=none ({median}; ind/s) vs futures unbatched", "noop_scheduler_dynamic_none"),
+        ("1b no-op, Scheduler static, isolation=process (ind/s) vs futures unbatched", "noop_scheduler_static"),
+        (
+            f"1c no-op, Experiment {EXP_GENERATIONS}x{EXP_POPULATION} dynamic, isolation=process, start-up included "
+            "(ind/s) vs futures unbatched",
             "noop_experiment_dynamic",
         ),
     ):
         rows.append((label, f"{r[key]:,.0f}", f"{fut:,.0f}", ratio(r[key], fut)))
     rows.append(
         (
-            "1e no-op, Scheduler dynamic (ind/s) vs raw pickled ping-pong (round trips/s)",
-            f"{r['noop_scheduler_dynamic']:,.0f}",
+            "1e no-op, Scheduler dynamic, isolation=process (ind/s) vs raw pickled ping-pong (round trips/s)",
+            f"{r['noop_scheduler_dynamic_process']:,.0f}",
             f"{r['ping_pong_round_trips']:,.0f}",
-            ratio(r["noop_scheduler_dynamic"], r["ping_pong_round_trips"]),
+            ratio(r["noop_scheduler_dynamic_process"], r["ping_pong_round_trips"]),
         )
     )
-    throughput_ratio = ratio(r["noop_scheduler_dynamic"], fut)
-    checks.append((f"1a/1d >= {FLOOR_THROUGHPUT_RATIO:g}x (got {throughput_ratio:.1f}x)", throughput_ratio >= FLOOR_THROUGHPUT_RATIO))
+    throughput_ratio = ratio(r["noop_scheduler_dynamic_process"], fut)
+    checks.append(
+        (
+            f"1a (isolation=process) / 1d >= {FLOOR_THROUGHPUT_RATIO:g}x (got {throughput_ratio:.1f}x)",
+            throughput_ratio >= FLOOR_THROUGHPUT_RATIO,
+        )
+    )
 
     fut_mean, fut_min = efficiencies(r, "futures")
     for label, runner in (
-        ("2 efficiency, lognormal 300 sleeps, Scheduler dynamic: mean (min), higher better", "scheduler"),
-        ("2 efficiency, lognormal 300 sleeps, Experiment 1 generation: mean (min)", "experiment"),
+        ("2 efficiency, lognormal 300 sleeps, Scheduler dynamic, isolation=process: mean (min), higher better", "scheduler_process"),
+        ("2 efficiency, lognormal 300 sleeps, Scheduler dynamic, isolation=none: mean (min)", "scheduler_none"),
+        (
+            "2 efficiency, lognormal 300 sleeps, Experiment 1 generation, isolation=process, start-up included: mean (min)",
+            "experiment_process",
+        ),
+        ("2 efficiency, lognormal 300 sleeps, Experiment 1 generation, isolation=none: mean (min)", "experiment_none"),
     ):
         mean, low = efficiencies(r, runner)
         rows.append((label, f"{mean:.3f} ({low:.3f})", f"{fut_mean:.3f} ({fut_min:.3f})", ratio(mean, fut_mean)))
-        checks.append((f"efficiency {runner} mean >= {FLOOR_EFFICIENCY} (got {mean:.3f})", mean >= FLOOR_EFFICIENCY))
+        if runner.endswith("_process"):
+            checks.append(
+                (
+                    f"efficiency {runner.replace('_', ', isolation=')} mean >= {FLOOR_EFFICIENCY} (got {mean:.3f})",
+                    mean >= FLOOR_EFFICIENCY,
+                )
+            )
 
     greedy_mean, greedy_min = efficiencies(r, "greedy")
     rows.append(
@@ -597,22 +754,31 @@ def build_rows(r):
     )
     fut_gen = r["generation_ms_futures"]
     for dispatch in ("dynamic", "static"):
-        ms = r[f"generation_ms_{dispatch}"]
-        rows.append(
-            (
-                f"3 ms per generation, {OVERHEAD_POPULATION} no-ops x {OVERHEAD_GENERATIONS}, Experiment {dispatch} "
-                "(lower better) vs futures map per generation",
-                f"{ms:.3f}",
-                f"{fut_gen:.3f}",
-                ratio(ms, fut_gen),
+        for isolation in ISOLATIONS:
+            ms, steady = r[f"generation_ms_{dispatch}_{isolation}"]
+            rows.append(
+                (
+                    f"3 ms per generation, {OVERHEAD_POPULATION} no-ops x {OVERHEAD_GENERATIONS}, Experiment {dispatch}, "
+                    f"isolation={isolation}: whole run (steady state) (lower better) vs futures map per generation",
+                    f"{ms:.3f} ({steady:.3f})",
+                    f"{fut_gen:.3f}",
+                    ratio(ms, fut_gen),
+                )
             )
-        )
-        checks.append((f"ms/generation {dispatch} <= {CEILING_MS_PER_GENERATION:g} (got {ms:.3f})", ms <= CEILING_MS_PER_GENERATION))
+            if isolation == "process":
+                checks.append(
+                    (
+                        f"ms/generation {dispatch}, isolation=process, whole run <= {CEILING_MS_PER_GENERATION:g} "
+                        f"(got {ms:.3f}; steady state {steady:.3f})",
+                        ms <= CEILING_MS_PER_GENERATION,
+                    )
+                )
 
     cpu, cpu_ref = r["cpu_fraction_scheduler"], r["cpu_fraction_blocking_recv"]
     rows.append(
         (
-            f"4a rank 0 CPU / wall while workers sleep ({CPU_RUNS} x {CPU_RUN_SECONDS * 1e3:g} ms), lower better, vs blocking recv",
+            f"4a rank 0 CPU / wall while workers sleep ({CPU_RUNS} x {CPU_RUN_SECONDS * 1e3:g} ms), isolation=process, "
+            "lower better, vs blocking recv",
             f"{100 * cpu:.1f} %",
             f"{100 * cpu_ref:.1f} %",
             ratio(cpu, cpu_ref),
@@ -623,12 +789,64 @@ def build_rows(r):
         ours, raw = r["latency_scheduler"][d], r["latency_raw"][d]
         rows.append(
             (
-                f"4b added latency, one run of sleep({d * 1e3:g} ms) at a time (us, lower better) vs raw send/recv",
+                f"4b added latency, one run of sleep({d * 1e3:g} ms) at a time, isolation=process "
+                "(us, lower better) vs raw send/recv",
                 f"{ours * 1e6:.0f}",
                 f"{raw * 1e6:.0f}",
                 ratio(ours, raw),
             )
         )
+
+    def cost_cell(kind):
+        pairs = r[f"isolation_cost_us_{kind}_pairs"]
+        return f"{r[f'isolation_cost_us_{kind}']:.1f} ({min(pairs):.1f} to {max(pairs):.1f})"
+
+    rows.append(
+        (
+            f"5a isolation cost per individual, no-ops (1a): (1/process - 1/none) x {n_workers} workers "
+            "(us, lower better; range over the pairs)",
+            cost_cell("noop"),
+            "",
+            None,
+        )
+    )
+    p_sleep, n_sleep = r["sleep_scheduler_dynamic_process"], r["sleep_scheduler_dynamic_none"]
+    rows.append(
+        (
+            f"5b sleep({SLEEP_RUN_SECONDS * 1e3:g} ms) x {N_SLEEP_RUNS}, Scheduler dynamic, isolation=process ({median}; "
+            "ind/s, higher better) vs isolation=none",
+            f"{p_sleep:,.0f}",
+            f"{n_sleep:,.0f}",
+            ratio(p_sleep, n_sleep),
+        )
+    )
+    rows.append(
+        (
+            f"5c isolation cost per individual, sleep({SLEEP_RUN_SECONDS * 1e3:g} ms) runs (5b): (1/process - 1/none) x "
+            f"{n_workers} workers (us, lower better; range over the pairs)",
+            cost_cell("sleep"),
+            "",
+            None,
+        )
+    )
+    p_start, n_start = r["startup_s_process"], r["startup_s_none"]
+    rows.append(
+        (
+            "5d start-up: first submission to the first no-op back from every worker, isolation=process "
+            "(ms, median, lower better) vs isolation=none",
+            f"{p_start * 1e3:.1f}",
+            f"{n_start * 1e3:.1f}",
+            ratio(p_start, n_start),
+        )
+    )
+    worst = max(r["isolation_cost_us_noop"], r["isolation_cost_us_sleep"])
+    checks.append(
+        (
+            f"isolation cost per individual <= {CEILING_ISOLATION_US:g} us, the larger of 5a (no-ops) and 5c "
+            f"(sleep {SLEEP_RUN_SECONDS * 1e3:g} ms) (got {worst:.1f} us)",
+            worst <= CEILING_ISOLATION_US,
+        )
+    )
     return rows, checks
 
 
@@ -683,10 +901,12 @@ def print_report(comm, r, elapsed):
 
 
 def to_json(r):
-    out = {}
-    for key, value in r.items():
-        out[key] = {f"{d * 1e3:g}ms": v for d, v in value.items()} if isinstance(value, dict) else value
-    return out
+    def convert(value):
+        if isinstance(value, dict):
+            return {(f"{k * 1e3:g}ms" if isinstance(k, float) else str(k)): convert(v) for k, v in value.items()}
+        return value
+
+    return {key: convert(value) for key, value in r.items()}
 
 
 def child_main(args):
