@@ -15,11 +15,13 @@ from typing import NamedTuple
 from mpi4py import MPI
 
 from .errors import EvaluationFailed, FitnessError, JobTerminated, reraise_remote
+from .conversion import dict_to_list
 from .evaluation import Simulation, Task, attempt_record
 from .isolation import Limits, check_isolation
 from .logs import StdoutLog, configure_logger, logger
 from .runs import StatusType
 from .scheduler import Scheduler
+from .storage import ResultsLog
 from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
 from .trajectory import Trajectory
 from .worker import serve
@@ -51,6 +53,7 @@ DISPATCH_MODES = ("dynamic", "static")
 # L2L's file-based runner settings; they have no meaning when workers are MPI ranks.
 L2L_RUNNER_KEYS = ("srun", "exec", "work_path", "paths_obj")
 DEFAULT_TIME_LIMIT = 2 * 3600.0  # what L2L's timeout=True means
+RESULTS_LOG_NAME = "results.h5"
 
 
 class RunPaths(NamedTuple):
@@ -89,6 +92,7 @@ class Experiment:
         self.optimizer = None
         self.optimizee = None
         self.best = None  # (weighted fitness, generation, ind_idx, fitness, params)
+        self.results_log = None  # rank 0's ResultsLog while the run goes on
         self._stdout_log = None
         install_abort_hook(self.comm)
 
@@ -229,8 +233,10 @@ class Experiment:
             isolation=rp["isolation"],
             limits=Limits(rp["timeout"], rp["memory_limit_mb"]),
         )
+        self.results_log = None
         try:
             with terminate_on_signals():
+                self._open_results_log(weights)
                 self._run_generations(scheduler, optimizer)
         except BaseException as exc:
             if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
@@ -238,6 +244,7 @@ class Experiment:
             else:
                 print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
             self._save_interrupted(exc)
+            self._close_results_log()
             scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
             raise mark_reported(exc)
         scheduler.shutdown()
@@ -251,6 +258,11 @@ class Experiment:
         """
         if self.is_root:
             optimizer.end(self.traj)
+            if self.results_log is not None and getattr(optimizer, "best_individual", None) is not None:
+                self.results_log.write_best(
+                    optimizer.best_individual, optimizer.best_fitness, optimizer.best_weighted_fitness
+                )
+            self._close_results_log()
             _save_atomically(self.traj, os.path.join(self.paths.output_dir_path, "trajectory.pickle"))
             if self.best is not None:
                 _, g, idx, fitness, params = self.best
@@ -290,7 +302,9 @@ class Experiment:
             traj.results.f_add_result_to_group("attempts", g, attempts)
             traj.current_results = results
             optimizer.post_process(traj, results)
-            self._report(g, results, weights, time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            self._report(g, results, weights, seconds)
+            self._log_generation(optimizer, g, results, seconds)
             g += 1
 
     def _evaluate_generation(self, scheduler, g, individuals):
@@ -303,6 +317,8 @@ class Experiment:
             scheduler.wait()
             for task, value in scheduler.get_finished_runs():
                 attempts.append(attempt_record(task, value))
+                if self.results_log is not None:
+                    self.results_log.append_attempts([attempts[-1]], [task.params])
                 first, self._first_attempt_seen = not self._first_attempt_seen, True
                 if value.status == StatusType.SUCCESS:
                     fitness[task.ind_idx] = value.cost
@@ -336,6 +352,31 @@ class Experiment:
             _raise_failure(value, f"{context}, the last of {task.attempt + 1} attempt(s),")
         logger.warning("%s; no attempts left: it gets the fitness %s", what, self._cost_for_crash)
         return False
+
+    def _open_results_log(self, weights):
+        """Creates ``<run folder>/results.h5``: one row per evaluation attempt, written as
+        results arrive and flushed every generation (see `mpil2l.storage`)."""
+        pending = [g for g in self.traj.individuals if g not in self.traj.results.all_results]
+        if weights is None or not pending:
+            return
+        first = self.traj.individuals[min(pending)][0].as_dict()
+        _, spec = dict_to_list(first, get_dict_spec=True)
+        path = os.path.join(self.paths.output_dir_path, RESULTS_LOG_NAME)
+        self.results_log = ResultsLog.create(path, len(weights), spec, overwrite=True, fitness_weights=weights)
+        self.results_log.write_parameters(self.traj)
+        self.results_log.flush()
+
+    def _log_generation(self, optimizer, g, results, seconds):
+        if self.results_log is None:
+            return
+        statistics = getattr(optimizer, "statistics", None)
+        if statistics and statistics[-1].get("generation") == g:
+            self.results_log.append_generation(dict(statistics[-1], wall_seconds=seconds))
+        self.results_log.flush()
+
+    def _close_results_log(self):
+        if self.results_log is not None and not self.results_log.closed:
+            self.results_log.close()
 
     def _save_interrupted(self, exc):
         """Keeps what the run finished: the trajectory, with the reason it ended, goes where

@@ -182,4 +182,4 @@ def test_overwrite_replaces_the_run_folder(tmp_path):
     (run_folder / "old.txt").write_text("old")
     proc, _ = run_toy(tmp_path, 2, "overwrite=True")
     assert proc.returncode == 0, proc.stderr
-    assert sorted(os.listdir(run_folder)) == ["trajectory.pickle"]
+    assert sorted(os.listdir(run_folder)) == ["results.h5", "trajectory.pickle"]

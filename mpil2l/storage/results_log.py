@@ -1,0 +1,1185 @@
+"""The results log: one HDF5 file per experiment holding every evaluation attempt, the
+per-generation statistics, the run's parameters, the best individuals and a checkpoint.
+
+Layout (format ``mpil2l-results``, version 1; names and dtypes in `mpil2l.storage.fields`)::
+
+    /                        attrs: format, format_version, created (ISO 8601, UTC),
+                             mpil2l_version, n_objectives, fitness_weights (optional),
+                             trajectory_name (set by write_parameters),
+                             writer (JSON host/pid/opened while open for writing, '' once closed)
+    /attempts                one row per evaluation attempt; attr n_rows = rows written
+        generation  int64 (N,)          ind_idx  int64 (N,)
+        attempt     int32 (N,)          rank     int32 (N,)     -1 unknown
+        status      int8  (N,)          attr codes: JSON {"1": "SUCCESS", "2": "TIMEOUT", ...}
+        fitness     float64 (N, n_objectives)   NaN when the attempt failed
+        params      float64 (N, n_params)       the individual as `dict_to_list` flattens it;
+                                                attrs param_spec (JSON dict spec), keys,
+                                                column_names (up to 4096 columns)
+        start, end, runtime  float64 (N,)       seconds (start/end since the epoch)
+        error       vlen UTF-8 str (N,)         error and traceback; '' on success
+    /generations             one row per generation; attr n_rows
+        generation, n_individuals, best_ind_idx  int64 (G,)
+        best_weighted_fitness, mean_weighted_fitness, wall_seconds  float64 (G,)
+        best_fitness  float64 (G, n_objectives)
+    /parameters              the trajectory's parameters, one attribute each (group
+                             parameters as 'group.name'): numbers and numeric arrays as
+                             they are, anything else as a JSON string (so a string
+                             attribute is always JSON); values too large for an attribute
+                             are datasets of the same name ('/' escaped as %2F)
+    /best                    the final best individual(s), K rows: params (K, n_params),
+                             fitness (K, n_objectives), weighted_fitness, generation, ind_idx
+    /checkpoint              attr current: 0 or 1 (-1 before the first checkpoint)
+        slot0, slot1  uint8 (capacity,)  the pickled optimizer state + trajectory; attrs
+                      nbytes, crc32 (-1 while being written), generation, saved (ISO
+                      time), counts (JSON: the table and output lengths at that time)
+    /outputs/<name>          ragged per-attempt arrays, one group per *name* (never per
+                             attempt); attrs ndim, n_entries, n_values
+        values  (V,)            the arrays' values, flattened and concatenated (the dtype
+                                of the name's first array)
+        row     int64 (M,)      the /attempts row each entry belongs to
+        start   int64 (M,)      where each entry begins in values
+        shape   int64 (M, ndim) each entry's shape (absent for scalars)
+
+Every table and output dataset is chunked and extendable (``maxshape`` None). Datasets
+grow by whole chunks, so their length is a capacity: the ``n_rows`` (``n_entries``,
+``n_values``) attribute says how much of it holds data, and `close` trims them to it. The
+writer keeps rows in a bounded buffer (at most one chunk's worth, a few MiB) and writes them
+when it fills and at every `flush`; memory does not grow with the history. The ``n_rows``
+attributes are only rewritten by `flush`, so a process killed between flushes leaves the
+file as of its last flush.
+
+The checkpoint has two slots: `save_checkpoint` writes the slot that is *not* current,
+flushes, then points ``current`` at it and flushes again, so a kill at any moment leaves one
+complete checkpoint, verified by its CRC-32 when loaded. Slots are overwritten in place and
+only grow, so saving every generation does not grow the file.
+
+Only the process that owns a `ResultsLog` writes to the file (the serial backend: rank 0).
+HDF5's file lock keeps a second writer (and, on the same host, a crashed writer's stale
+``writer`` attribute is detected and taken over); readers (`mpil2l.storage.reader`) open
+without locking so a running experiment can be inspected, as of its last flush.
+
+A parallel backend (h5py ``driver='mpio'``, not implemented: the PyPI h5py is serial) can
+implement `BaseResultsLog` behind the same interface. It must:
+
+* open, create, flush and close the file on every rank of the communicator, and create
+  every group, dataset and attribute on every rank with identical arguments; ``writer``,
+  ``n_rows`` and checkpoint attributes are computed on rank 0 and broadcast before the
+  collective attribute write;
+* assign rows on rank 0 (the scheduler knows how many attempts each worker will report) or
+  with an exclusive scan of per-rank counts, then `resize` collectively, by whole chunks,
+  only when the capacity must change; then each worker writes its own rows independently
+  (datasets stay unfiltered: filtered datasets need collective writes in which every rank
+  takes part, even with an empty selection);
+* not write variable-length data in parallel (parallel HDF5 refuses it): error messages go
+  to a ragged uint8 store like /outputs, or through rank 0;
+* compute output offsets with an exclusive scan of the values each rank adds, resize
+  ``values`` and the index datasets collectively, then write independently;
+* write the checkpoint from rank 0 after a collective resize (or collectively, the other
+  ranks selecting nothing), and flip ``current`` collectively after a collective flush;
+* count on HDF5's allocation: parallel HDF5 allocates chunked datasets early, so the
+  capacity should grow by a bounded amount (a few chunks) rather than geometrically.
+"""
+
+import datetime
+import json
+import logging
+import math
+import os
+import socket
+import zlib
+
+import h5py
+import numpy as np
+
+from ..trajectory import INDIVIDUAL_PREFIX
+from . import fields as F
+
+logger = logging.getLogger("mpil2l.storage")
+
+CHUNK_BYTES = 1 << 20  # target size of a table chunk
+MAX_CHUNK_ROWS = 4096
+GENERATION_CHUNK_ROWS = 1024
+OUTPUT_INDEX_CHUNK = 4096
+CHECKPOINT_CHUNK = 256 << 10
+BUFFER_STRING_BYTES = 4 << 20  # write buffered rows once their error messages hold this much
+OUTPUT_BUFFER_BYTES = 4 << 20
+LARGE_ATTRIBUTE = 16 << 10
+MAX_NAMED_COLUMNS = 4096  # wider params datasets carry no per-column names attribute  # parameter values bigger than this (bytes) become datasets
+
+
+class ResultsLogError(ValueError):
+    """A file is not a usable results log: not HDF5, truncated, corrupt, from another program
+    or from a newer mpil2l."""
+
+
+class LogInUseError(RuntimeError):
+    """A results log is already open for writing by another process."""
+
+
+# -- opening and validating --------------------------------------------------------------
+
+
+def _has_hdf5_signature(path):
+    """True if the HDF5 signature is at offset 0, 512, 1024, 2048, ... (where a superblock
+    may follow a user block)."""
+    signature = b"\x89HDF\r\n\x1a\n"
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        offset = 0
+        while offset + len(signature) <= size:
+            f.seek(offset)
+            if f.read(len(signature)) == signature:
+                return True
+            offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+def open_hdf5(path, mode, locking=None):
+    """Opens `path` with h5py, translating failures into errors that name the file.
+
+    Args:
+        path: the file.
+        mode: ``'r'``, ``'r+'``, ``'w'`` or ``'w-'``.
+        locking: h5py's ``locking`` (None: HDF5's default, which honours
+            ``HDF5_USE_FILE_LOCKING``).
+
+    Raises:
+        FileNotFoundError: `path` does not exist (or its folder, for ``'w'``).
+        ResultsLogError: `path` is a folder, not an HDF5 file, or truncated or corrupt.
+        LogInUseError: another process holds the file open for writing.
+    """
+    path = os.fspath(path)
+    if mode not in ("w", "w-"):
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"results log {path!r} does not exist")
+        if os.path.isdir(path):
+            raise ResultsLogError(f"{path!r} is a folder, not a results log")
+        if not _has_hdf5_signature(path):
+            what = "an empty file" if os.path.getsize(path) == 0 else "not an HDF5 file"
+            raise ResultsLogError(f"{path!r} is {what}, not an mpil2l results log")
+    try:
+        try:
+            return h5py.File(path, mode, locking=locking)
+        except (TypeError, ValueError) as exc:  # an HDF5 too old for the locking setting
+            if locking is None or "lock" not in str(exc):
+                raise
+            return h5py.File(path, mode)
+    except OSError as exc:
+        message = str(exc)
+        if isinstance(exc, BlockingIOError) or "unable to lock file" in message:
+            raise LogInUseError(
+                f"results log {path!r} is open in another process (its HDF5 file lock is held); "
+                "end that process first (mpil2l.storage.reader reads without locking)"
+            ) from None
+        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise type(exc)(exc.errno, f"cannot open results log {path!r}: {exc.strerror or message}") from None
+        reason = message.split("(", 1)[-1].rstrip(")") if "(" in message else message
+        raise ResultsLogError(
+            f"{path!r} cannot be opened as HDF5: it is truncated or corrupt ({reason})"
+        ) from None
+
+
+def check_format(file, path):
+    """Checks that an open HDF5 file is a complete mpil2l results log this version reads.
+
+    Raises:
+        ResultsLogError: naming `path` and what is wrong.
+    """
+    found = file.attrs.get(F.ATTR_FORMAT)
+    if isinstance(found, bytes):
+        found = found.decode("utf-8", "replace")
+    if found != F.FORMAT_NAME:
+        what = "has no 'format' attribute" if found is None else f"has format {found!r}"
+        raise ResultsLogError(
+            f"{path!r} is an HDF5 file but not an mpil2l results log: it {what}, expected {F.FORMAT_NAME!r}"
+        )
+    version = file.attrs.get(F.ATTR_VERSION)
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise ResultsLogError(f"{path!r} has no valid format_version attribute (got {version!r})") from None
+    if version > F.FORMAT_VERSION:
+        raise ResultsLogError(
+            f"{path!r} has format version {version}, newer than this mpil2l reads "
+            f"({F.FORMAT_VERSION}); upgrade mpil2l"
+        )
+    required = [f"attempts/{c.name}" for c in F.ATTEMPT_COLUMNS]
+    required += [f"generations/{c.name}" for c in F.GENERATION_COLUMNS]
+    required += ["parameters", "checkpoint", "outputs"]
+    for name in required:
+        if name not in file:
+            raise ResultsLogError(
+                f"{path!r} is an incomplete results log: it lacks /{name} (was its creation interrupted?)"
+            )
+    for attr in (F.ATTR_N_OBJECTIVES,):
+        if attr not in file.attrs:
+            raise ResultsLogError(f"{path!r} is an incomplete results log: it lacks the {attr!r} attribute")
+    if F.ATTR_N_ROWS not in file["attempts"].attrs or F.ATTR_N_ROWS not in file["generations"].attrs:
+        raise ResultsLogError(f"{path!r} is an incomplete results log: a table lacks its n_rows attribute")
+    return version
+
+
+def table_length(group):
+    """Rows of a table group that hold data: its ``n_rows`` attribute, bounded by the
+    shortest dataset (a log killed mid-write can have datasets of different lengths)."""
+    n = int(group.attrs.get(F.ATTR_N_ROWS, 0))
+    for item in group.values():
+        if isinstance(item, h5py.Dataset):
+            n = min(n, item.shape[0])
+    return max(n, 0)
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+
+def _grown_capacity(capacity, needed, chunk):
+    """The next capacity >= `needed`: 1.5 times the current one at least, whole chunks."""
+    target = max(needed, capacity + capacity // 2, chunk)
+    return -(-target // chunk) * chunk
+
+
+def _chunk_rows(widths):
+    widest = max([1] + [min(w, CHUNK_BYTES // 8) for w in widths])
+    rows = max(1, CHUNK_BYTES // (8 * widest))
+    return min(MAX_CHUNK_ROWS, 1 << (rows.bit_length() - 1))
+
+
+class _Table:
+    """A group of column datasets with a shared row count, written through a bounded buffer.
+
+    ``n_rows`` counts the rows in the datasets, ``len(table)`` those plus the buffered ones.
+    """
+
+    def __init__(self, group, columns):
+        self.group = group
+        self.columns = columns
+        self.datasets = {c.name: group[c.name] for c in columns}
+        self.capacity = min(ds.shape[0] for ds in self.datasets.values())
+        self.n_rows = table_length(group)
+        self.chunk_rows = min(ds.chunks[0] for ds in self.datasets.values())
+        self.buffer_rows = self.chunk_rows
+        self.buffer = {}
+        for c in columns:
+            shape = (self.buffer_rows,) + self.datasets[c.name].shape[1:]
+            self.buffer[c.name] = np.empty(shape, dtype=object if c.dtype is F.STRING else c.dtype)
+        self._n_buffered = 0
+        self._string_bytes = 0
+        self._synced = int(group.attrs.get(F.ATTR_N_ROWS, 0))
+
+    @classmethod
+    def create(cls, parent, name, columns, widths, chunk_rows):
+        group = parent.create_group(name)
+        for c in columns:
+            width = () if c.width is None else (widths[c.width],)
+            kwargs = {} if c.fill is None else {"fillvalue": c.fill}
+            ds = group.create_dataset(
+                c.name,
+                shape=(0,) + width,
+                maxshape=(None,) + width,
+                chunks=(chunk_rows,) + tuple(min(w, CHUNK_BYTES // 8) for w in width),
+                dtype=c.dtype,
+                **kwargs,
+            )
+            ds.attrs["doc"] = c.doc
+        group.attrs[F.ATTR_N_ROWS] = 0
+        return cls(group, columns)
+
+    def __len__(self):
+        return self.n_rows + self._n_buffered
+
+    def claim_row(self):
+        """Appends one row to the buffer and returns its index there (the caller fills
+        ``buffer[name][index]`` for every column)."""
+        if self._n_buffered == self.buffer_rows or self._string_bytes >= BUFFER_STRING_BYTES:
+            self.drain()
+        self._n_buffered += 1
+        return self._n_buffered - 1
+
+    def add_string_bytes(self, n):
+        self._string_bytes += n
+
+    def forget_from(self, total):
+        """Drops the rows appended from row `total` on (a failed append undone)."""
+        if total >= self.n_rows:
+            self._n_buffered = min(self._n_buffered, total - self.n_rows)
+        else:
+            self._n_buffered = 0
+            self.n_rows = total
+
+    def append(self, block, k):
+        """Appends `k` rows: `block` maps every column name to an array of `k` rows."""
+        i = 0
+        while i < k:
+            if self._n_buffered == 0 and k - i >= self.buffer_rows:
+                self._write({name: a[i:k] for name, a in block.items()}, k - i)
+                return
+            take = min(k - i, self.buffer_rows - self._n_buffered)
+            start = self._n_buffered
+            for name, array in block.items():
+                self.buffer[name][start : start + take] = array[i : i + take]
+                if array.dtype == object:
+                    self._string_bytes += sum(len(s) for s in array[i : i + take])
+            self._n_buffered += take
+            i += take
+            if self._n_buffered == self.buffer_rows or self._string_bytes >= BUFFER_STRING_BYTES:
+                self.drain()
+
+    def drain(self):
+        """Writes the buffered rows to the datasets."""
+        if self._n_buffered:
+            k = self._n_buffered
+            self._write({name: a[:k] for name, a in self.buffer.items()}, k)
+            self._n_buffered = 0
+            self._string_bytes = 0
+            for array in self.buffer.values():
+                if array.dtype == object:
+                    array[:k] = None  # drop the strings
+
+    def _write(self, block, k):
+        end = self.n_rows + k
+        if end > self.capacity:
+            self.capacity = _grown_capacity(self.capacity, end, self.chunk_rows)
+            for ds in self.datasets.values():
+                ds.resize(self.capacity, axis=0)
+        for name, ds in self.datasets.items():
+            ds[self.n_rows : end] = block[name]
+        self.n_rows = end
+
+    def sync(self):
+        """Records the row count in the file (call after `drain`)."""
+        if self._synced != self.n_rows:
+            self.group.attrs[F.ATTR_N_ROWS] = self._synced = self.n_rows
+
+    def truncate(self, n_rows):
+        """Forgets every row from `n_rows` on (they are overwritten by later appends)."""
+        self.drain()
+        self.n_rows = min(self.n_rows, n_rows)
+
+    def trim(self):
+        """Shrinks the datasets to the rows written."""
+        if self.capacity != self.n_rows:
+            for ds in self.datasets.values():
+                ds.resize(self.n_rows, axis=0)
+            self.capacity = self.n_rows
+
+
+class _Ragged:
+    """One named per-attempt output: values of every entry concatenated, plus an index."""
+
+    def __init__(self, group):
+        self.group = group
+        self.name = group.name.rsplit("/", 1)[-1]
+        self.ndim = int(group.attrs["ndim"])
+        self.values = group[F.OUTPUT_VALUES]
+        self.dtype = self.values.dtype
+        self.index = [group[F.OUTPUT_ROW], group[F.OUTPUT_START]]
+        if self.ndim:
+            self.index.append(group[F.OUTPUT_SHAPE])
+        self.n_entries = min([int(group.attrs["n_entries"])] + [ds.shape[0] for ds in self.index])
+        self.n_values = min(int(group.attrs["n_values"]), self.values.shape[0])
+        self.last_row = int(group[F.OUTPUT_ROW][self.n_entries - 1]) if self.n_entries else -1
+        self._pending = []  # (row, flat values, shape)
+        self._pending_bytes = 0
+        self._synced = (int(group.attrs["n_entries"]), int(group.attrs["n_values"]))
+
+    @classmethod
+    def create(cls, parent, name, dtype, ndim):
+        group = parent.create_group(name)
+        value_chunk = max(1, CHUNK_BYTES // dtype.itemsize)
+        group.create_dataset(F.OUTPUT_VALUES, shape=(0,), maxshape=(None,), chunks=(value_chunk,), dtype=dtype)
+        for key in (F.OUTPUT_ROW, F.OUTPUT_START):
+            group.create_dataset(key, shape=(0,), maxshape=(None,), chunks=(OUTPUT_INDEX_CHUNK,), dtype=F.INDEX)
+        if ndim:
+            group.create_dataset(
+                F.OUTPUT_SHAPE, shape=(0, ndim), maxshape=(None, ndim), chunks=(OUTPUT_INDEX_CHUNK, ndim), dtype=F.INDEX
+            )
+        group.attrs["ndim"] = ndim
+        group.attrs["n_entries"] = 0
+        group.attrs["n_values"] = 0
+        return cls(group)
+
+    def append(self, row, array):
+        if array.ndim != self.ndim:
+            raise ValueError(
+                f"output {self.name!r} has {self.ndim} dimension(s), got an array of shape {array.shape}"
+            )
+        if not np.can_cast(array.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"output {self.name!r} is stored as {self.dtype}, got {array.dtype}")
+        if row <= self.last_row:
+            raise ValueError(
+                f"output {self.name!r} already has an entry for attempt row {self.last_row}; "
+                f"rows must increase, got {row}"
+            )
+        self.last_row = row
+        flat = np.array(array, dtype=self.dtype, copy=True).ravel()
+        self._pending.append((row, flat, array.shape))
+        self._pending_bytes += flat.nbytes
+        if self._pending_bytes >= OUTPUT_BUFFER_BYTES or len(self._pending) >= OUTPUT_INDEX_CHUNK:
+            self.drain()
+
+    def drain(self):
+        if not self._pending:
+            return
+        sizes = np.array([flat.size for _, flat, _ in self._pending], dtype=np.int64)
+        starts = self.n_values + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        k = len(self._pending)
+        end_entries, end_values = self.n_entries + k, self.n_values + int(sizes.sum())
+        if end_values > self.values.shape[0]:
+            self.values.resize(_grown_capacity(self.values.shape[0], end_values, self.values.chunks[0]), axis=0)
+        if end_entries > self.index[0].shape[0]:
+            capacity = _grown_capacity(self.index[0].shape[0], end_entries, OUTPUT_INDEX_CHUNK)
+            for ds in self.index:
+                ds.resize(capacity, axis=0)
+        if end_values > self.n_values:
+            self.values[self.n_values : end_values] = np.concatenate([flat for _, flat, _ in self._pending])
+        self.index[0][self.n_entries : end_entries] = np.array([row for row, _, _ in self._pending], dtype=np.int64)
+        self.index[1][self.n_entries : end_entries] = starts
+        if self.ndim:
+            self.index[2][self.n_entries : end_entries] = np.array([shape for _, _, shape in self._pending], dtype=np.int64)
+        self.n_entries, self.n_values = end_entries, end_values
+        self._pending = []
+        self._pending_bytes = 0
+
+    def sync(self):
+        if self._synced != (self.n_entries, self.n_values):
+            self.group.attrs["n_entries"] = self.n_entries
+            self.group.attrs["n_values"] = self.n_values
+            self._synced = (self.n_entries, self.n_values)
+
+    def truncate(self, n_entries, n_values):
+        self.drain()
+        self.n_entries = min(self.n_entries, n_entries)
+        self.n_values = min(self.n_values, n_values)
+        self.last_row = int(self.index[0][self.n_entries - 1]) if self.n_entries else -1
+
+    def trim(self):
+        if self.values.shape[0] != self.n_values:
+            self.values.resize(self.n_values, axis=0)
+        for ds in self.index:
+            if ds.shape[0] != self.n_entries:
+                ds.resize(self.n_entries, axis=0)
+
+
+# -- checkpoint -----------------------------------------------------------------------------
+
+
+def load_checkpoint_slots(group, path):
+    """The bytes of the newest valid checkpoint in a /checkpoint group, with its attributes.
+
+    Returns:
+        ``(data, attrs)``, or ``(None, {})`` when no checkpoint was saved.
+
+    Raises:
+        ResultsLogError: checkpoints were saved but none passes its CRC check.
+    """
+    current = int(group.attrs.get(F.ATTR_CURRENT, -1))
+    if current < 0:
+        return None, {}
+    for slot in (current, 1 - current):
+        name = f"slot{slot}"
+        if name not in group or "crc32" not in group[name].attrs:
+            continue
+        ds = group[name]
+        n = int(ds.attrs["nbytes"])
+        data = ds[:n].tobytes() if n else b""
+        if len(data) == n and zlib.crc32(data) == int(ds.attrs["crc32"]):
+            if slot != current:
+                logger.warning("%s: the current checkpoint is damaged; using the previous one", path)
+            return data, dict(ds.attrs)
+    raise ResultsLogError(f"{path!r}: no checkpoint slot passes its CRC check; the checkpoint is corrupt")
+
+
+# -- parameters ----------------------------------------------------------------------------
+
+
+def _json_default(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return repr(value)
+
+
+def _flatten_parameters(traj):
+    """The trajectory's parameters as ``{name: value}``, groups as 'group.name'."""
+    source = traj.par if hasattr(traj, "par") else traj
+    flat = {}
+    for name, value in source.items():
+        if hasattr(value, "params") and hasattr(value, "f_add_parameter"):  # a ParameterGroup
+            for key, item in value.items():
+                flat[f"{name}.{key}"] = item
+        else:
+            flat[str(name)] = value
+    return flat
+
+
+def _numeric(value):
+    """`value` as a numpy number or array if it is numeric (bools are not), else None."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return np.asarray(value)[()]
+    if isinstance(value, (list, tuple, np.ndarray)) and not (isinstance(value, tuple) and hasattr(value, "_fields")):
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError):
+            return None
+        if array.dtype.kind in "iuf" and array.size:
+            return array
+    return None
+
+
+# -- the interface and the serial backend -----------------------------------------------------
+
+
+class BaseResultsLog:
+    """What a results-log backend provides; see the module docstring for the layout.
+
+    The serial `ResultsLog` is the only backend today; a parallel (``driver='mpio'``) one
+    would implement the same methods, collectively where the module docstring says so.
+    Usable as a context manager: the log is closed at the end of the block.
+    """
+
+    def append_attempts(self, records, params=None):
+        """Appends evaluation attempts; returns the range of their rows."""
+        raise NotImplementedError
+
+    def append_outputs(self, row, outputs):
+        """Appends named per-attempt arrays for attempt `row`."""
+        raise NotImplementedError
+
+    def append_generation(self, stats):
+        """Appends one generation's statistics; returns its row."""
+        raise NotImplementedError
+
+    def write_parameters(self, traj):
+        """Stores the trajectory's parameters (replacing earlier ones)."""
+        raise NotImplementedError
+
+    def write_best(self, params, fitness, weighted_fitness=None, generation=None, ind_idx=None):
+        """Stores the final best individual(s) (replacing earlier ones)."""
+        raise NotImplementedError
+
+    def save_checkpoint(self, data, generation=None):
+        """Replaces the checkpoint, atomically."""
+        raise NotImplementedError
+
+    def load_checkpoint(self):
+        """The last checkpoint's bytes, or None."""
+        raise NotImplementedError
+
+    def flush(self):
+        """Makes everything appended so far durable in the file."""
+        raise NotImplementedError
+
+    def close(self):
+        """Flushes and closes; safe to call twice."""
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def _text(value):
+    """An attribute's string, whether stored fixed-length (bytes) or variable-length."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _mpil2l_version():
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python < 3.8
+        return "unknown"
+    try:
+        return version("mpil2l")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _check_not_in_use(path):
+    """Raises `LogInUseError` if another process writes the file at `path` (an HDF5 lock, or
+    a live writer on this host recorded in a results log); anything else may be replaced."""
+    if not os.path.isfile(path) or not _has_hdf5_signature(path):
+        return
+    try:
+        with open_hdf5(path, "r") as file:
+            writer = file.attrs.get(F.ATTR_WRITER, "")
+    except ResultsLogError:
+        return
+    if writer:
+        try:
+            info = json.loads(writer)
+            host, pid = info["host"], int(info["pid"])
+        except (ValueError, KeyError, TypeError):
+            return
+        if host == socket.gethostname() and (pid == os.getpid() or _pid_alive(pid)):
+            raise LogInUseError(f"results log {path!r} is open for writing by process {pid}; not replacing it")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ResultsLog(BaseResultsLog):
+    """The serial results-log backend: the process that owns it (rank 0) writes the file.
+
+    Create one with `create` or `open_for_resume`, never directly.
+
+    Example:
+        >>> import os, tempfile
+        >>> from mpil2l.conversion import dict_to_list
+        >>> vec, spec = dict_to_list({"x": 1.0, "y": [2.0, 3.0]}, get_dict_spec=True)
+        >>> path = os.path.join(tempfile.mkdtemp(), "results.h5")
+        >>> with ResultsLog.create(path, n_objectives=1, param_spec=spec) as log:
+        ...     rows = log.append_attempts(
+        ...         [{"generation": 0, "ind_idx": 0, "attempt": 0, "rank": 1, "status": "SUCCESS",
+        ...           "fitness": (0.5,), "start": 0.0, "end": 1.0, "runtime": 1.0, "error": ""}],
+        ...         params=[vec])
+        ...     log.flush()
+        >>> rows
+        range(0, 1)
+        >>> from mpil2l.storage.reader import read_attempts
+        >>> read_attempts(path)["fitness"].tolist()
+        [[0.5]]
+    """
+
+    def __init__(self, file, path):
+        self._file = file
+        self.path = path
+        self.n_objectives = int(file.attrs[F.ATTR_N_OBJECTIVES])
+        params = file["attempts/params"]
+        self.param_spec = F.spec_from_json(params.attrs[F.ATTR_PARAM_SPEC])
+        self.param_names = F.param_column_names(self.param_spec)
+        self.n_params = params.shape[1]
+        self._attempts = _Table(file["attempts"], F.ATTEMPT_COLUMNS)
+        self._generations = _Table(file["generations"], F.GENERATION_COLUMNS)
+        self._outputs = {name: _Ragged(group) for name, group in file["outputs"].items()}
+        self._spec_keys = [key for key, _, _ in self.param_spec]
+        self._spec_sizes = [F.spec_width([entry]) for entry in self.param_spec]
+        self.closed = False
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path, n_objectives, param_spec, overwrite=False, *, fitness_weights=None):
+        """Creates a new results log.
+
+        Args:
+            path: the HDF5 file to create.
+            n_objectives: fitness values per attempt (>= 1).
+            param_spec: the dict spec of the individuals (``dict_to_list(individual,
+                get_dict_spec=True)[1]``); at least one parameter.
+            overwrite: replace an existing file; without it an existing file is an error.
+            fitness_weights: the optimizer's fitness weights, stored for readers (optional).
+
+        Raises:
+            FileExistsError: `path` exists and `overwrite` is False.
+            FileNotFoundError: the folder of `path` does not exist.
+            LogInUseError: `path` is open in another process.
+            TypeError, ValueError: a bad `n_objectives`, `param_spec` or `fitness_weights`.
+        """
+        path = os.fspath(path)
+        if isinstance(n_objectives, bool) or not isinstance(n_objectives, (int, np.integer)):
+            raise TypeError(f"n_objectives must be an integer, got {type(n_objectives).__name__} {n_objectives!r}")
+        if n_objectives < 1:
+            raise ValueError(f"n_objectives must be >= 1, got {n_objectives}")
+        try:
+            spec_json = F.spec_to_json(param_spec)
+            param_spec = F.spec_from_json(spec_json)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise TypeError(
+                "param_spec must be the dict spec dict_to_list(individual, get_dict_spec=True) returns, "
+                f"got {param_spec!r} ({exc})"
+            ) from None
+        n_params = F.spec_width(param_spec)
+        if n_params < 1:
+            raise ValueError(f"param_spec must describe at least one value, got {param_spec!r}")
+        if fitness_weights is not None:
+            fitness_weights = np.asarray(fitness_weights, dtype=float).ravel()
+            if fitness_weights.size != n_objectives:
+                raise ValueError(
+                    f"fitness_weights {tuple(fitness_weights)} has {fitness_weights.size} value(s), "
+                    f"n_objectives is {n_objectives}"
+                )
+        if os.path.lexists(path) and not overwrite:
+            raise FileExistsError(f"results log {path!r} already exists; pass overwrite=True to replace it")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"cannot create results log {path!r}: folder {folder!r} does not exist")
+        if os.path.isdir(path):
+            raise ResultsLogError(f"cannot create results log {path!r}: it is a folder")
+        if os.path.lexists(path):
+            _check_not_in_use(path)
+            os.remove(path)  # never truncate in place: HDF5 truncates before it checks the lock
+        file = open_hdf5(path, "w-")
+        try:
+            attrs = file.attrs
+            attrs[F.ATTR_FORMAT] = F.FORMAT_NAME
+            attrs[F.ATTR_VERSION] = F.FORMAT_VERSION
+            attrs[F.ATTR_CREATED] = _now()
+            attrs[F.ATTR_MPIL2L_VERSION] = _mpil2l_version()
+            attrs[F.ATTR_N_OBJECTIVES] = int(n_objectives)
+            if fitness_weights is not None:
+                attrs[F.ATTR_FITNESS_WEIGHTS] = fitness_weights
+            widths = {F.OBJECTIVES: int(n_objectives), F.PARAMS: n_params}
+            attempts = _Table.create(file, "attempts", F.ATTEMPT_COLUMNS, widths, _chunk_rows(widths.values()))
+            status = attempts.datasets["status"]
+            status.attrs[F.ATTR_STATUS_CODES] = json.dumps({str(k): v for k, v in sorted(F.STATUS_NAMES.items())})
+            params = attempts.datasets["params"]
+            params.attrs[F.ATTR_PARAM_SPEC] = spec_json
+            params.attrs[F.ATTR_PARAM_KEYS] = [key for key, _, _ in param_spec]
+            if n_params <= MAX_NAMED_COLUMNS:
+                params.attrs[F.ATTR_PARAM_NAMES] = F.param_column_names(param_spec)
+            _Table.create(file, "generations", F.GENERATION_COLUMNS, widths, GENERATION_CHUNK_ROWS)
+            file.create_group("parameters")
+            file.create_group("outputs")
+            file.create_group("checkpoint").attrs[F.ATTR_CURRENT] = -1
+            attrs[F.ATTR_WRITER] = ""
+            log = cls(file, path)
+            log._claim(break_lock=False)
+        except BaseException:
+            file.close()
+            raise
+        return log
+
+    @classmethod
+    def open_for_resume(cls, path, *, rollback=True, break_lock=False):
+        """Opens an existing results log to append to it.
+
+        Args:
+            path: the file.
+            rollback: forget the attempts, generations and outputs appended after the last
+                checkpoint (all of them if no checkpoint was saved), so that resuming from
+                `load_checkpoint` does not record the interrupted generation twice.
+            break_lock: take over a log whose recorded writer runs on another host and may
+                have crashed (on the same host a dead writer is detected and replaced).
+
+        Raises:
+            FileNotFoundError: `path` does not exist.
+            ResultsLogError: `path` is not a results log this version reads (not HDF5,
+                truncated, another program's file, a newer format, incomplete).
+            LogInUseError: another process has it open for writing.
+        """
+        path = os.fspath(path)
+        file = open_hdf5(path, "r+")
+        try:
+            check_format(file, path)
+            log = cls(file, path)
+            log._claim(break_lock)
+            if rollback:
+                log._rollback()
+        except BaseException:
+            file.close()
+            raise
+        return log
+
+    def _claim(self, break_lock):
+        """Records this process as the writer, refusing a live one."""
+        owner = self._file.attrs.get(F.ATTR_WRITER, "")
+        if owner:
+            try:
+                info = json.loads(owner)
+                host, pid, opened = info["host"], int(info["pid"]), info.get("opened", "?")
+            except (ValueError, KeyError, TypeError):
+                host, pid, opened = "?", -1, "?"
+            who = f"process {pid} on host {host} (since {opened})"
+            if host == socket.gethostname():
+                if pid == os.getpid():
+                    raise LogInUseError(f"results log {self.path!r} is already open for writing in this process")
+                if _pid_alive(pid):
+                    raise LogInUseError(f"results log {self.path!r} is open for writing by {who}")
+                logger.warning("%s: taking over from %s, which ended without closing it", self.path, who)
+            elif not break_lock:
+                raise LogInUseError(
+                    f"results log {self.path!r} was opened for writing by {who} and not closed; "
+                    "if that process has ended, open it with break_lock=True"
+                )
+            else:
+                logger.warning("%s: breaking the lock of %s", self.path, who)
+        writer = {"host": socket.gethostname(), "pid": os.getpid(), "opened": _now()}
+        self._file.attrs[F.ATTR_WRITER] = json.dumps(writer)
+        self._file.flush()
+
+    def _rollback(self):
+        group = self._file["checkpoint"]
+        counts = {}
+        if int(group.attrs.get(F.ATTR_CURRENT, -1)) >= 0:
+            _, attrs = load_checkpoint_slots(group, self.path)
+            counts = json.loads(_text(attrs.get("counts", "{}")))
+        self._attempts.truncate(counts.get("attempts", 0))
+        self._generations.truncate(counts.get("generations", 0))
+        outputs = counts.get("outputs", {})
+        for name, ragged in self._outputs.items():
+            ragged.truncate(*outputs.get(name, (0, 0)))
+        self.flush()
+
+    # -- appending ------------------------------------------------------------------------------
+
+    @property
+    def n_attempts(self):
+        """Attempt rows appended so far (buffered ones included)."""
+        return len(self._attempts)
+
+    @property
+    def n_generations(self):
+        """Generation rows appended so far."""
+        return len(self._generations)
+
+    def _check_open(self):
+        if self.closed:
+            raise ValueError(f"results log {self.path!r} is closed")
+
+    def _flatten(self, individual):
+        """One flat parameter vector from a vector or an individual dict (keys with or without
+        the 'individual.' prefix)."""
+        if isinstance(individual, dict):
+            parts = []
+            for key, size in zip(self._spec_keys, self._spec_sizes):
+                value = individual.get(key, individual.get(INDIVIDUAL_PREFIX + key))
+                if value is None:
+                    raise ValueError(f"the individual has no parameter {key!r}; it has {sorted(individual)}")
+                value = np.asarray(value, dtype=float).ravel()
+                if value.size != size:
+                    raise ValueError(f"parameter {key!r} has {value.size} value(s), the log's spec {size}")
+                parts.append(value)
+            return np.concatenate(parts)
+        vector = np.asarray(individual, dtype=float).ravel()
+        if vector.size != self.n_params:
+            raise ValueError(f"a flattened individual must have {self.n_params} values, got {vector.size}")
+        return vector
+
+    def append_attempts(self, records, params=None):
+        """Appends evaluation attempts.
+
+        Args:
+            records: dicts as `mpil2l.evaluation.attempt_record` makes them: generation,
+                ind_idx, attempt, status (a `StatusType`, its name or value) required; rank,
+                fitness (None when failed), start, end, runtime, error optional.
+            params: one individual per record (a flat vector in `dict_to_list` order, or an
+                individual dict, with or without the 'individual.' prefix), a 2-d array, or
+                None (NaN parameters).
+
+        Returns:
+            The range of the rows the attempts got (for `append_outputs`).
+
+        Raises:
+            ValueError: a record lacks a required key, has an unknown status or a fitness of
+                the wrong length, or a parameter vector has the wrong size.
+        """
+        self._check_open()
+        if not isinstance(records, (list, tuple)):
+            records = list(records)
+        table = self._attempts
+        first = len(table)
+        if params is not None:
+            if isinstance(params, np.ndarray) and params.ndim == 2 and params.shape[1] != self.n_params:
+                raise ValueError(f"append_attempts: params must have {self.n_params} columns, got shape {params.shape}")
+            if len(params) != len(records):
+                raise ValueError(f"append_attempts: got {len(records)} record(s) but {len(params)} params")
+        buf = table.buffer
+        generation, ind_idx, attempt, rank = buf["generation"], buf["ind_idx"], buf["attempt"], buf["rank"]
+        status, fitness, vectors = buf["status"], buf["fitness"], buf["params"]
+        start, end, runtime, error = buf["start"], buf["end"], buf["runtime"], buf["error"]
+        n_obj = self.n_objectives
+        i = 0
+        try:
+            for i, record in enumerate(records):
+                j = table.claim_row()
+                generation[j] = record["generation"]
+                ind_idx[j] = record["ind_idx"]
+                attempt[j] = record["attempt"]
+                status[j] = F.status_code(record["status"])
+                value = record.get("rank")
+                rank[j] = -1 if value is None else value
+                value = record.get("fitness")
+                if value is None:
+                    fitness[j] = np.nan
+                elif len(value) == n_obj:
+                    fitness[j] = value
+                else:
+                    raise ValueError(f"fitness {tuple(value)} has {len(value)} value(s), the log has {n_obj} objective(s)")
+                if params is None or params[i] is None:
+                    vectors[j] = np.nan
+                elif isinstance(params[i], dict):
+                    vectors[j] = self._flatten(params[i])
+                else:
+                    vector = np.asarray(params[i], dtype=np.float64).ravel()
+                    if vector.size != self.n_params:
+                        raise ValueError(f"a flattened individual must have {self.n_params} values, got {vector.size}")
+                    vectors[j] = vector
+                value = record.get("start")
+                start[j] = math.nan if value is None else value
+                value = record.get("end")
+                end[j] = math.nan if value is None else value
+                value = record.get("runtime")
+                runtime[j] = math.nan if value is None else value
+                value = record.get("error")
+                error[j] = value = "" if not value else str(value)
+                table.add_string_bytes(len(value))
+        except (KeyError, TypeError, ValueError) as exc:
+            table.forget_from(first)
+            if isinstance(exc, KeyError):
+                exc = f"lacks {exc}"
+            raise ValueError(f"append_attempts: record {i} ({records[i]!r}): {exc}") from None
+        return range(first, len(table))
+
+    def append_outputs(self, row, outputs):
+        """Stores named extra arrays an attempt returned besides its fitness.
+
+        Each name keeps the dtype kind and number of dimensions of its first array; shapes
+        may differ between attempts.
+
+        Args:
+            row: the attempt's row (from `append_attempts`); rows must increase per name.
+            outputs: ``{name: array-like of numbers}``.
+
+        Raises:
+            ValueError: `row` is not an appended row, a name is invalid, or an array has
+                another number of dimensions than the name's first one.
+            TypeError: an array is not numeric or cannot be cast to the name's dtype.
+        """
+        self._check_open()
+        if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < len(self._attempts):
+            raise ValueError(f"row must be an attempt row in [0, {len(self._attempts)}), got {row!r}")
+        for name, value in outputs.items():
+            if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+                raise ValueError(f"output names must be non-empty strings without '/', got {name!r}")
+            array = np.asarray(value)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"output {name!r} must be numeric, got dtype {array.dtype}")
+            ragged = self._outputs.get(name)
+            if ragged is None:
+                dtype = array.dtype.newbyteorder("=")
+                ragged = self._outputs[name] = _Ragged.create(self._file["outputs"], name, dtype, array.ndim)
+            ragged.append(int(row), array)
+
+    def append_generation(self, stats):
+        """Appends one generation's statistics.
+
+        Args:
+            stats: a dict like an optimizer's ``statistics`` entries: generation (required),
+                n_individuals, best_weighted_fitness, mean_weighted_fitness, best_ind_idx,
+                best_fitness (a tuple), wall_seconds; missing values are stored as NaN / -1.
+
+        Returns:
+            The generation's row.
+        """
+        self._check_open()
+        if "generation" not in stats:
+            raise ValueError(f"append_generation: stats lack 'generation': {stats!r}")
+        best = stats.get("best_fitness")
+        best = np.full(self.n_objectives, np.nan) if best is None else np.asarray(best, dtype=float).ravel()
+        if best.size != self.n_objectives:
+            raise ValueError(
+                f"append_generation: best_fitness {tuple(best)} has {best.size} value(s), the log has "
+                f"{self.n_objectives} objective(s)"
+            )
+
+        def value(key, default):
+            item = stats.get(key)
+            return default if item is None else item
+
+        block = {
+            "generation": np.array([stats["generation"]], dtype=np.int64),
+            "n_individuals": np.array([value("n_individuals", 0)], dtype=np.int64),
+            "best_weighted_fitness": np.array([value("best_weighted_fitness", np.nan)], dtype=np.float64),
+            "mean_weighted_fitness": np.array([value("mean_weighted_fitness", np.nan)], dtype=np.float64),
+            "best_ind_idx": np.array([value("best_ind_idx", -1)], dtype=np.int64),
+            "best_fitness": best[None, :],
+            "wall_seconds": np.array([value("wall_seconds", np.nan)], dtype=np.float64),
+        }
+        row = len(self._generations)
+        self._generations.append(block, 1)
+        return row
+
+    # -- one-off writes -------------------------------------------------------------------------
+
+    def write_parameters(self, traj):
+        """Stores the trajectory's parameters in /parameters, replacing earlier ones.
+
+        Args:
+            traj: a `Trajectory` (its ``traj.par``, groups as 'group.name') or a plain dict.
+        """
+        self._check_open()
+        group = self._file["parameters"]
+        for name in list(group.attrs):
+            del group.attrs[name]
+        for name in list(group):
+            del group[name]
+        if hasattr(traj, "v_name"):
+            self._file.attrs[F.ATTR_TRAJECTORY_NAME] = str(traj.v_name)
+        for name, value in _flatten_parameters(traj).items():
+            numeric = _numeric(value)
+            if numeric is None:
+                value = json.dumps(value, default=_json_default)
+                size = len(value.encode("utf-8"))
+            else:
+                value, size = numeric, numeric.nbytes
+            if size > LARGE_ATTRIBUTE:
+                dataset_name = name.replace("%", "%25").replace("/", "%2F")
+                group.create_dataset(dataset_name, data=value, dtype=F.STRING if isinstance(value, str) else None)
+            else:
+                group.attrs[name] = value
+
+    def write_best(self, params, fitness, weighted_fitness=None, generation=None, ind_idx=None):
+        """Stores the final best individual(s) in /best, replacing earlier ones.
+
+        Args:
+            params: one individual (an individual dict or a flat vector) or a list of them
+                (or a 2-d array).
+            fitness: its fitness tuple, or one per individual.
+            weighted_fitness, generation, ind_idx: a value, or one per individual (optional).
+
+        Raises:
+            ValueError: the numbers of individuals, fitnesses and values disagree, or a
+                size is wrong.
+        """
+        self._check_open()
+        if isinstance(params, np.ndarray):
+            single = params.ndim == 1
+        else:
+            single = isinstance(params, dict) or not isinstance(params[0], (dict, list, tuple, np.ndarray))
+        if single:
+            params = [params]
+        k = len(params)
+        if not k:
+            raise ValueError("write_best: no individual given")
+        rows = np.empty((k, self.n_params))
+        for i, individual in enumerate(params):
+            try:
+                rows[i] = self._flatten(individual)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"write_best: individual {i}: {exc}") from None
+        fitness = np.asarray(fitness, dtype=float)
+        if fitness.ndim <= 1:
+            fitness = fitness.reshape(1, -1)
+        if fitness.shape != (k, self.n_objectives):
+            raise ValueError(
+                f"write_best: {k} individual(s) need fitness of shape {(k, self.n_objectives)}, got {fitness.shape}"
+            )
+
+        def column(values, default, dtype):
+            out = np.full(k, default, dtype=dtype)
+            if values is not None:
+                values = np.asarray(values, dtype=dtype).ravel()
+                if values.size not in (1, k):
+                    raise ValueError(f"write_best: expected 1 or {k} values, got {values.size}")
+                out[:] = values
+            return out
+
+        data = {
+            "params": rows,
+            "fitness": fitness,
+            "weighted_fitness": column(weighted_fitness, np.nan, np.float64),
+            "generation": column(generation, -1, np.int64),
+            "ind_idx": column(ind_idx, -1, np.int64),
+        }
+        if "best" in self._file:
+            del self._file["best"]
+        group = self._file.create_group("best")
+        for c in F.BEST_COLUMNS:
+            ds = group.create_dataset(c.name, data=data[c.name].astype(c.dtype))
+            ds.attrs["doc"] = c.doc
+        group.attrs["written"] = _now()
+
+    # -- checkpoint -----------------------------------------------------------------------------
+
+    def save_checkpoint(self, data, generation=None):
+        """Replaces the checkpoint with `data`, atomically: until the new one is complete the
+        previous one stays current. Also flushes everything appended so far.
+
+        Args:
+            data: the pickled optimizer state and trajectory (bytes-like).
+            generation: the last generation the checkpoint includes (informative).
+        """
+        self._check_open()
+        data = memoryview(data).cast("B")
+        self.flush()
+        group = self._file["checkpoint"]
+        current = int(group.attrs[F.ATTR_CURRENT])
+        slot = 0 if current < 0 else 1 - current
+        name = f"slot{slot}"
+        n = len(data)
+        if name not in group:
+            capacity = max(CHECKPOINT_CHUNK, -(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK)
+            ds = group.create_dataset(
+                name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES
+            )
+        else:
+            ds = group[name]
+            if n > ds.shape[0]:
+                ds.resize(-(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK, axis=0)
+        ds.attrs["crc32"] = -1  # no CRC-32 matches: the slot is invalid while being written
+        if n:
+            ds[:n] = np.frombuffer(data, dtype=np.uint8)
+        ds.attrs["generation"] = -1 if generation is None else int(generation)
+        counts = {
+            "attempts": self._attempts.n_rows,
+            "generations": self._generations.n_rows,
+            "outputs": {name: [r.n_entries, r.n_values] for name, r in self._outputs.items()},
+        }
+        # fixed-length strings: rewriting a variable-length one leaks global-heap space
+        ds.attrs["saved"] = np.bytes_(_now())
+        ds.attrs["counts"] = np.bytes_(json.dumps(counts))
+        ds.attrs["nbytes"] = n
+        ds.attrs["crc32"] = zlib.crc32(data)
+        self._file.flush()
+        group.attrs[F.ATTR_CURRENT] = slot
+        self._file.flush()
+
+    def load_checkpoint(self):
+        """The bytes of the last checkpoint saved, or None if there is none.
+
+        Raises:
+            ResultsLogError: every checkpoint slot is corrupt.
+        """
+        self._check_open()
+        return load_checkpoint_slots(self._file["checkpoint"], self.path)[0]
+
+    # -- durability -----------------------------------------------------------------------------
+
+    def flush(self):
+        """Writes the buffered rows, records the row counts and flushes the HDF5 file (to the
+        operating system: it survives the process being killed). Call it at least once per
+        generation."""
+        self._check_open()
+        for table in (self._attempts, self._generations):
+            table.drain()
+            table.sync()
+        for ragged in self._outputs.values():
+            ragged.drain()
+            ragged.sync()
+        self._file.flush()
+
+    def close(self):
+        """Flushes, trims the datasets to their data, releases the writer lock and closes the
+        file. Safe to call twice."""
+        if self.closed:
+            return
+        try:
+            self.flush()
+            for table in (self._attempts, self._generations):
+                table.trim()
+            for ragged in self._outputs.values():
+                ragged.trim()
+            self._file.attrs[F.ATTR_WRITER] = ""
+        finally:
+            self.closed = True
+            self._file.close()
+
+    def __repr__(self):
+        state = "closed" if self.closed else f"{self.n_attempts} attempts, {self.n_generations} generations"
+        return f"ResultsLog({self.path!r}, {state})"
