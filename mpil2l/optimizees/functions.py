@@ -308,7 +308,28 @@ def _table(params, name, default_a, default_c, dims, positive_c):
     return a, c
 
 
-class Shekel(Function):
+class _TableFunction(Function):
+    """A function defined by a table of points ``A`` and weights ``c`` (Shekel, Langermann):
+    ``"default"`` selects the class's 2-d table, whose minimum is known; other tables have
+    none (None). Subclasses set ``_DEFAULT_A``, ``_DEFAULT_C``, ``_DEFAULT_MINIMUM`` and
+    ``_POSITIVE_C`` (whether every c_i must be > 0)."""
+
+    def __init__(self, params, dims):
+        super().__init__(params, dims)
+        self.is_default = _is_default(params.A) and _is_default(params.c)
+        self.A, self.c = _table(
+            params, type(self).__name__, self._DEFAULT_A, self._DEFAULT_C, self.dims, self._POSITIVE_C
+        )
+
+    @property
+    def minimum(self):
+        if not self.is_default:
+            return None
+        x_star, f_star = self._DEFAULT_MINIMUM
+        return np.array(x_star), f_star
+
+
+class Shekel(_TableFunction):
     """Shekel's foxholes: ``-sum_i 1 / sum_j ((x_j - A_ij)^2 + c_i)``, one hole per row of A,
     deeper for smaller c_i.
 
@@ -325,21 +346,10 @@ class Shekel(Function):
     """
 
     bound = (0.0, 10.0)
+    _POSITIVE_C = True
     _DEFAULT_A = [[3, 5], [5, 2], [2, 1], [3, 3], [2, 7], [1, 4], [7, 9]]
     _DEFAULT_C = [0.1, 0.2, 0.5, 0.2, 0.3, 0.1, 0.1]
     _DEFAULT_MINIMUM = ([2.9962377400636, 4.9958957448205], -5.760160916001224)
-
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
-        self.is_default = _is_default(params.A) and _is_default(params.c)
-        self.A, self.c = _table(params, "Shekel", self._DEFAULT_A, self._DEFAULT_C, self.dims, True)
-
-    @property
-    def minimum(self):
-        if not self.is_default:
-            return None
-        x_star, f_star = self._DEFAULT_MINIMUM
-        return np.array(x_star), f_star
 
     def __call__(self, x):
         x = np.asarray(x, dtype=float).reshape(-1)
@@ -347,7 +357,7 @@ class Shekel(Function):
         return float(-np.sum(1.0 / depth))
 
 
-class Langermann(Function):
+class Langermann(_TableFunction):
     """``sum_i c_i exp(-s_i / pi) cos(pi s_i)`` with ``s_i = |x - A_i|^2``: many unevenly spread
     local minima. The default 2-d table has its global minimum -4.15580929185 at
     (2.79340, 1.59723) (the -5.1621 often quoted is wrong); the minimum of other tables is not
@@ -362,21 +372,10 @@ class Langermann(Function):
     """
 
     bound = (0.0, 10.0)
+    _POSITIVE_C = False
     _DEFAULT_A = [[3, 5], [5, 2], [2, 1], [1, 4], [7, 9]]
     _DEFAULT_C = [1, 2, 5, 2, 3]
     _DEFAULT_MINIMUM = ([2.7934022085853, 1.5972325019035], -4.155809291847787)
-
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
-        self.is_default = _is_default(params.A) and _is_default(params.c)
-        self.A, self.c = _table(params, "Langermann", self._DEFAULT_A, self._DEFAULT_C, self.dims, False)
-
-    @property
-    def minimum(self):
-        if not self.is_default:
-            return None
-        x_star, f_star = self._DEFAULT_MINIMUM
-        return np.array(x_star), f_star
 
     def __call__(self, x):
         x = np.asarray(x, dtype=float).reshape(-1)
