@@ -8,6 +8,8 @@ import importlib
 
 # public name -> the module that defines it
 _EXPORTS = {
+    "AskTellOptimizer": ".optimizers.asktell",
+    "AsyncExperiment": ".async_experiment",
     "EvaluationFailed": ".errors",
     "Experiment": ".experiment",
     "FirstRunCrashedException": ".errors",
