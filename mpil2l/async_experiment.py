@@ -193,15 +193,24 @@ class AsyncExperiment(Experiment):
             ``(traj, paths)``.
         """
         log = self.results_log
-        if self.is_root and log is not None and not log.closed:
-            if optimizer.best_individual is not None:
+        if self.is_root and optimizer.best_individual is not None:
+            logger.info("best individual: evaluation %d, fitness %s, %s", optimizer.best_number,
+                        _short(optimizer.best_fitness), optimizer.best_individual)
+            if log is not None and not log.closed:
                 log.write_best(optimizer.best_individual, optimizer.best_fitness, optimizer.best_weighted_fitness,
                                GENERATION, optimizer.best_number)
+        if self.is_root:
             self._close_results_log()
         self.results_log = None
         return super().end_experiment(optimizer)
 
     # -- rank 0 --------------------------------------------------------------------------
+
+    def _save_interrupted(self, exc):
+        # A run that failed before its log was open (a log of another run, a bad budget) has
+        # nothing to save, and must not replace the trajectory of the run it found.
+        if self.results_log is not None:
+            super()._save_interrupted(exc)
 
     def _check_run_arguments(self, optimizer, optimizee, budget, max_pending, checkpoint_interval):
         if not isinstance(optimizer, AskTellOptimizer):

@@ -126,8 +126,12 @@ def wait_for_lines(path, n, proc, timeout=60):
     raise AssertionError(f"{path} did not reach {n} lines")
 
 
-@pytest.mark.parametrize("opt, checkpoint_interval", [("steady", 1000), ("steady", 0.2), ("random", 0.2)])
-def test_resume_after_sigkill_goes_on_without_rerunning_finished_evaluations(tmp_path, opt, checkpoint_interval):
+@pytest.mark.parametrize(
+    "opt, checkpoint_interval, sig",
+    [("steady", 1000, signal.SIGKILL), ("steady", 0.2, signal.SIGKILL), ("random", 0.2, signal.SIGKILL),
+     ("steady", 1000, signal.SIGTERM)],
+)
+def test_resume_after_a_kill_goes_on_without_rerunning_finished_evaluations(tmp_path, opt, checkpoint_interval, sig):
     budget, marks = 90, tmp_path / "marks"
     args = [f"opt={opt}", f"budget={budget}", "sleep=0.03", f"marks={marks}", "fail=5:1",
             f"checkpoint_interval={checkpoint_interval}"]
@@ -137,12 +141,22 @@ def test_resume_after_sigkill_goes_on_without_rerunning_finished_evaluations(tmp
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
         wait_for_lines(marks, 45, proc)
+        if sig == signal.SIGTERM:  # mpiexec forwards it to every rank, which stops cleanly
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+            assert proc.returncode != 0 and b"terminated by SIGTERM" in err, err
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # the whole job ended by itself (SIGTERM)
+            pass
         proc.communicate()
     # the ranks are not all in mpiexec's process group; they end when they lose the launcher
     assert not leftover_processes(str(tmp_path / "root"), grace=20), "ranks outlived mpiexec"
-    wait_until_reaped(info(tmp_path / "root" / "async" / "results.h5")["writer"]["pid"])
+    writer = info(tmp_path / "root" / "async" / "results.h5")["writer"]
+    assert bool(writer) == (sig == signal.SIGKILL), "SIGTERM closes the log; SIGKILL leaves its writer recorded"
+    if writer:
+        wait_until_reaped(writer["pid"])
     assert not (tmp_path / "out.json").exists()
     before = attempts(tmp_path)
     assert 0 < len(before["ind_idx"]) < budget, "killed mid-run, with rows flushed"
@@ -200,11 +214,23 @@ def test_bad_input_fails_on_every_rank_with_a_clear_error(tmp_path, options, mes
 def test_resuming_with_another_optimizer_fails_and_leaves_the_log_alone(tmp_path):
     proc, _ = run_async(tmp_path, 2, "opt=steady", "budget=20")
     assert proc.returncode == 0, proc.stderr
-    path = tmp_path / "root" / "async" / "results.h5"
-    before = path.read_bytes()
+    folder = tmp_path / "root" / "async"
+    before = {name: (folder / name).read_bytes() for name in ("results.h5", "trajectory.pickle")}
     proc, _ = run_async(tmp_path, 2, "opt=random", "budget=30", "resume=True")
     assert proc.returncode != 0
     assert "holds a run of SteadyStateOptimizer, not of AsyncRandomSearch" in proc.stderr
-    assert path.read_bytes() == before
     proc, _ = run_async(tmp_path, 2, "opt=steady", "budget=10", "resume=True")
     assert proc.returncode != 0 and "budget must be >= 20" in proc.stderr
+    assert {name: (folder / name).read_bytes() for name in before} == before, "the finished run is untouched"
+    assert not leftover_processes("async_run.py")
+
+
+def test_the_example_runs_and_resumes(tmp_path):
+    example = SCRIPTS.parent.parent / "examples" / "async_rastrigin.py"
+    for budget in (60, 90):
+        cmd = [str(MPIEXEC), "-n", "3", sys.executable, str(example), "--root", str(tmp_path), "--budget", str(budget)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"{budget} of {budget} evaluations done" in proc.stdout and "best individual" in proc.stdout
+    rows = read_attempts(tmp_path / "async-rastrigin" / "results.h5")
+    assert sorted(rows["ind_idx"].tolist()) == list(range(90))

@@ -161,19 +161,8 @@ class AskTellOptimizer:
         """Sequence numbers asked and not yet told, in increasing order."""
         return sorted(self._pending)
 
-    def weighted_fitness(self, fitness):
-        """The scalar the optimizer maximises: ``sum(w_i * f_i)``.
-
-        Raises:
-            ValueError: `fitness` does not have one value per weight.
-        """
-        fitness = tuple(fitness)
-        if len(fitness) != len(self.optimizee_fitness_weights):
-            raise ValueError(
-                f"a fitness {fitness} has {len(fitness)} value(s) but optimizee_fitness_weights "
-                f"{self.optimizee_fitness_weights} has {len(self.optimizee_fitness_weights)}"
-            )
-        return float(sum(w * f for w, f in zip(self.optimizee_fitness_weights, fitness)))
+    # the scalar the optimizer maximises, sum(w_i * f_i), exactly as the generational optimizers
+    weighted_fitness = Optimizer.weighted_fitness
 
     def end(self, traj):
         """Stores the final results in the trajectory: ``final_individual``,
