@@ -234,3 +234,13 @@ def test_the_example_runs_and_resumes(tmp_path):
         assert f"{budget} of {budget} evaluations done" in proc.stdout and "best individual" in proc.stdout
     rows = read_attempts(tmp_path / "async-rastrigin" / "results.h5")
     assert sorted(rows["ind_idx"].tolist()) == list(range(90))
+
+
+def test_two_asynchronous_runs_on_split_communicators_agree(tmp_path):
+    out = tmp_path / "split.json"
+    proc = run_mpi(5, "async_split.py", tmp_path / "root", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    halves = json.loads(out.read_text())
+    assert sorted(size for size, _, _ in halves) == [2, 3]
+    assert halves[0][1:] == halves[1][1:], "random search: the same best on 3 ranks and on 2"
+    assert not leftover_processes("async_split.py")
