@@ -30,7 +30,7 @@ from .experiment import RESULTS_LOG_NAME, Experiment, _cost_for_crash, _raise_fa
 from .isolation import Limits
 from .logs import logger
 from .optimizers.asktell import AskTellOptimizer
-from .optimizers.optimizer import check_int, check_positive
+from .optimizers.optimizer import check_bool, check_int, check_positive
 from .runs import RunValue, StatusType
 from .scheduler import Scheduler
 from .spmd import mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
@@ -97,8 +97,11 @@ class AsyncExperiment(Experiment):
         self.budget = None
         self.n_replayed = 0  # rows replayed from the log when the run resumed
         self._in_flight = {}  # number -> the Task of its current attempt
-        self._slots = 1  # evaluations kept in flight
-        self._n_failed = 0  # evaluations that failed every attempt
+        self._slots = 1  # candidates asked and not yet told, at most
+        self._ordered = False  # tell results in candidate order (see run_experiment)
+        self._arrived = {}  # number -> final fitness, arrived and not yet told (ordered)
+        self._n_final = 0  # candidates with a final result
+        self._n_failed = 0  # candidates that failed every attempt
         self._optimizer = None
 
     def _prepare(self, **kwargs):
@@ -120,7 +123,7 @@ class AsyncExperiment(Experiment):
         super()._create_run_folder(overwrite, log_stdout)
 
     def run_experiment(self, optimizer, optimizee, budget, max_pending=None,
-                       checkpoint_interval=DEFAULT_CHECKPOINT_INTERVAL):
+                       checkpoint_interval=DEFAULT_CHECKPOINT_INTERVAL, ordered=False):
         """Runs the optimization until `budget` candidates have a final result. Collective on
         `comm`: rank 0 drives the run, the other ranks evaluate and return afterwards.
 
@@ -131,10 +134,17 @@ class AsyncExperiment(Experiment):
             budget: number of candidates to evaluate (>= 1). Each gets one final result: its
                 fitness, or ``cost_for_crash`` when every attempt failed. A resumed run may
                 be given a larger budget than before.
-            max_pending: evaluations kept in flight (default: one per worker).
+            max_pending: candidates asked and not yet told at any time: the evaluations
+                kept in flight (default: one per worker).
             checkpoint_interval: seconds between checkpoints (> 0). Rows written after the
                 last checkpoint are replayed on resume, so this bounds replay work, not
                 lost work.
+            ordered: tell results to the optimizer in candidate order (a result that
+                arrives early waits for the earlier ones) instead of as they arrive.
+                Candidate ``k`` is then asked right after the result of ``k - max_pending``
+                is told, so with a fixed `max_pending` the run is the same on any number of
+                ranks and whatever the arrival order; the price is that workers idle while
+                an evaluation `max_pending` candidates back is still running.
 
         Raises:
             RuntimeError: `prepare_experiment` was not called.
@@ -147,7 +157,7 @@ class AsyncExperiment(Experiment):
             raise RuntimeError("call prepare_experiment() before run_experiment()")
         try:
             budget, max_pending, checkpoint_interval = self._check_run_arguments(
-                optimizer, optimizee, budget, max_pending, checkpoint_interval
+                optimizer, optimizee, budget, max_pending, checkpoint_interval, ordered
             )
         except Exception as exc:
             raise mark_on_every_rank(exc)  # every rank checked the same arguments
@@ -212,7 +222,7 @@ class AsyncExperiment(Experiment):
         if self.results_log is not None:
             super()._save_interrupted(exc)
 
-    def _check_run_arguments(self, optimizer, optimizee, budget, max_pending, checkpoint_interval):
+    def _check_run_arguments(self, optimizer, optimizee, budget, max_pending, checkpoint_interval, ordered):
         if not isinstance(optimizer, AskTellOptimizer):
             raise TypeError(
                 f"the optimizer must be an AskTellOptimizer (ask/tell), got {type(optimizer).__name__}; "
@@ -224,6 +234,7 @@ class AsyncExperiment(Experiment):
         if max_pending is not None:
             max_pending = check_int("max_pending", max_pending, 1)
         checkpoint_interval = check_positive("checkpoint_interval", checkpoint_interval)
+        self._ordered = check_bool("ordered", ordered)
         if self.runner_params["dispatch"] != "dynamic":
             raise ValueError(
                 f"runner_params['dispatch'] = {self.runner_params['dispatch']!r}: an asynchronous run "
@@ -234,8 +245,12 @@ class AsyncExperiment(Experiment):
     def _run_async(self, scheduler, optimizee, budget, slots, checkpoint_interval):
         optimizer = self._optimizer
         submitter = _Submitter(self._in_flight, scheduler)
+        ordered = self._ordered
         self._open_log(optimizee, budget, slots)
-        self.budget, self._slots = budget, slots
+        self.budget, self._slots, self._ordered = budget, slots, ordered
+        if not ordered:  # resumed from an ordered run: what waited for earlier results goes in now
+            for number in sorted(self._arrived):
+                self._optimizer.tell([(number, self._arrived.pop(number))])
         for number in sorted(self._in_flight):  # what was in flight when the run stopped
             scheduler.submit_run(self._in_flight[number])
         started = time.monotonic()
@@ -262,9 +277,10 @@ class AsyncExperiment(Experiment):
         self._report()
 
     def _refill(self, submitter, deadline=None):
-        """Asks for candidates until `_slots` are in flight or the budget is used up."""
+        """Asks for candidates until `_slots` are asked and not told, or the budget is used
+        up."""
         optimizer = self._optimizer
-        while len(self._in_flight) < self._slots and optimizer.n_asked < self.budget:
+        while optimizer.n_asked - optimizer.n_told < self._slots and optimizer.n_asked < self.budget:
             if deadline is not None and time.monotonic() > deadline:
                 return
             (candidate,) = optimizer.ask(1)
@@ -282,11 +298,17 @@ class AsyncExperiment(Experiment):
             fitness = self._cost_for_crash
             self._n_failed += 1
         del self._in_flight[task.ind_idx]
-        self._optimizer.tell([(task.ind_idx, fitness)])
-        n_told = self._optimizer.n_told
-        if self._n_failed == n_told and n_told >= min(self._slots, self.budget):
-            _raise_failure(value, f"the first {n_told} evaluation(s) all failed; the last, evaluation {task.ind_idx},")
-        self._refill(submitter, deadline)
+        self._n_final += 1
+        if self._n_failed == self._n_final >= min(self._slots, self.budget):
+            _raise_failure(value, f"the first {self._n_final} evaluation(s) all failed; the last, evaluation {task.ind_idx},")
+        self._arrived[task.ind_idx] = fitness
+        optimizer = self._optimizer
+        while self._arrived:
+            number = optimizer.pending[0] if self._ordered else task.ind_idx
+            if number not in self._arrived:
+                return
+            optimizer.tell([(number, self._arrived.pop(number))])
+            self._refill(submitter, deadline)
 
     def _report(self):
         optimizer = self._optimizer
@@ -340,7 +362,10 @@ class AsyncExperiment(Experiment):
             "state": optimizer.get_state(),
             "budget": self.budget,
             "slots": self._slots,
+            "ordered": self._ordered,
             "in_flight": dict(self._in_flight),
+            "arrived": dict(self._arrived),
+            "n_final": self._n_final,
             "n_failed": self._n_failed,
             "first_attempt_seen": self._first_attempt_seen,
         }
@@ -359,8 +384,9 @@ class AsyncExperiment(Experiment):
         optimizer.set_state(checkpoint["state"])
         self._in_flight.clear()
         self._in_flight.update(checkpoint["in_flight"])
-        self.budget, self._slots = checkpoint["budget"], checkpoint["slots"]
-        self._n_failed = checkpoint["n_failed"]
+        self.budget, self._slots, self._ordered = checkpoint["budget"], checkpoint["slots"], checkpoint["ordered"]
+        self._arrived = dict(checkpoint["arrived"])
+        self._n_final, self._n_failed = checkpoint["n_final"], checkpoint["n_failed"]
         self._first_attempt_seen = checkpoint["first_attempt_seen"]
 
     def _replay(self, rows, start, path):

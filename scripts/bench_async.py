@@ -14,6 +14,8 @@ or the order. The methods, in one MPI job, alternating in each of ``--repeats`` 
   ``GENS`` generations; it evaluates only new or changed individuals, so its evaluation
   count E is read from its results log;
 - ``steady-state (AsyncExperiment)``: `SteadyStateOptimizer`, pop_size ``POP``, budget E;
+- ``steady-state, ordered``: the same with ``ordered=True, max_pending=2 x workers``
+  (results told in candidate order: reproducible on any rank count);
 - ``random search (AsyncExperiment)``: `AsyncRandomSearch`, budget E.
 
 For each: wall time of ``run_experiment`` (start-up of the evaluation processes and
@@ -57,7 +59,12 @@ BOUND = 5.12
 SIGMA = 1.0
 FULL = {"median": 10e-3, "pop": 32, "gens": 20}  # about 640 evaluations
 QUICK = {"median": 2e-3, "pop": 16, "gens": 10}
-METHODS = ("GA (Experiment)", "steady-state (AsyncExperiment)", "random search (AsyncExperiment)")
+METHODS = (
+    "GA (Experiment)",
+    "steady-state (AsyncExperiment)",
+    "steady-state, ordered, max_pending = 2 x workers",
+    "random search (AsyncExperiment)",
+)
 
 
 class SleepyRastrigin:
@@ -96,9 +103,11 @@ def run_one(comm, root, method, setting, budget, isolation):
         parameters = GeneticAlgorithmParameters(seed=0, pop_size=setting["pop"], n_iteration=setting["gens"])
         optimizer = GeneticAlgorithmOptimizer(traj, create, (-1.0,), parameters, bound)
         run = dict(optimizer=optimizer, optimizee=optimizee)
-    elif method == METHODS[1]:
+    elif method in METHODS[1:3]:
         optimizer = SteadyStateOptimizer(create, (-1.0,), SteadyStateParameters(seed=0, pop_size=setting["pop"]), bound)
         run = dict(optimizer=optimizer, optimizee=optimizee, budget=budget)
+        if method == METHODS[2]:
+            run.update(ordered=True, max_pending=2 * (comm.Get_size() - 1))
     else:
         optimizer = AsyncRandomSearch(create, (-1.0,), AsyncRandomSearchParameters(seed=0, lower=-BOUND, upper=BOUND),
                                       bound)

@@ -78,6 +78,21 @@ def test_steady_state_on_one_rank_is_reproducible(tmp_path):
     assert first["best_fitness"] == second["best_fitness"]
 
 
+def test_ordered_steady_state_is_the_same_on_any_rank_count(tmp_path):
+    def by_number(ranks, *extra):
+        proc, report = run_async(tmp_path, ranks, "opt=steady", "budget=50", "ordered=True", "max_pending=4",
+                                 "overwrite=True", *extra)
+        assert proc.returncode == 0, proc.stderr
+        rows = attempts(tmp_path)
+        final = sorted(final_rows(rows).values(), key=lambda i: rows["ind_idx"][i])
+        return rows["params"][final], rows["fitness"][final], report["best_number"]
+
+    params_1, fitness_1, best_1 = by_number(1)
+    for ranks, extra in ((4, ()), (3, ("fail=6:1,9:2", "sleep=0.002"))):
+        params, fitness, best = by_number(ranks, *extra)
+        assert np.array_equal(params, params_1) and np.array_equal(fitness, fitness_1) and best == best_1
+
+
 def test_failed_attempts_are_retried_on_another_worker(tmp_path):
     budget = 30
     proc, report = run_async(tmp_path, 4, "opt=steady", f"budget={budget}", "fail=3:2,7:9", "rp.max_retries=2")
@@ -127,14 +142,21 @@ def wait_for_lines(path, n, proc, timeout=60):
 
 
 @pytest.mark.parametrize(
-    "opt, checkpoint_interval, sig",
-    [("steady", 1000, signal.SIGKILL), ("steady", 0.2, signal.SIGKILL), ("random", 0.2, signal.SIGKILL),
-     ("steady", 1000, signal.SIGTERM)],
+    "opt, checkpoint_interval, sig, extra",
+    [
+        ("steady", 1000, signal.SIGKILL, ()),
+        ("steady", 0.2, signal.SIGKILL, ()),
+        ("random", 0.2, signal.SIGKILL, ()),
+        ("steady", 0.2, signal.SIGKILL, ("ordered=True", "max_pending=5")),
+        ("steady", 1000, signal.SIGTERM, ()),
+    ],
 )
-def test_resume_after_a_kill_goes_on_without_rerunning_finished_evaluations(tmp_path, opt, checkpoint_interval, sig):
+def test_resume_after_a_kill_goes_on_without_rerunning_finished_evaluations(
+    tmp_path, opt, checkpoint_interval, sig, extra
+):
     budget, marks = 90, tmp_path / "marks"
     args = [f"opt={opt}", f"budget={budget}", "sleep=0.03", f"marks={marks}", "fail=5:1",
-            f"checkpoint_interval={checkpoint_interval}"]
+            f"checkpoint_interval={checkpoint_interval}", *extra]
     cmd = [str(MPIEXEC), "-n", "4", sys.executable, str(SCRIPTS / "async_run.py"), str(tmp_path / "root"),
            str(tmp_path / "out.json"), *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
@@ -178,6 +200,14 @@ def test_resume_after_a_kill_goes_on_without_rerunning_finished_evaluations(tmp_
     assert report["n_told"] == budget
     if checkpoint_interval == 1000:
         assert report["n_replayed"] == n, "only the first checkpoint: every row replayed"
+    if "ordered=True" in extra:  # killed and resumed, the run is the one it would have been
+        reference = tmp_path / "reference"
+        reference.mkdir()
+        proc, _ = run_async(reference, 2, *[a for a in args if not a.startswith(("sleep", "marks"))])
+        assert proc.returncode == 0, proc.stderr
+        expected = attempts(reference)
+        order, expected_order = np.argsort(rows["ind_idx"], kind="stable"), np.argsort(expected["ind_idx"], kind="stable")
+        assert np.array_equal(rows["params"][order], expected["params"][expected_order])
     assert not leftover_processes("async_run.py")
 
 

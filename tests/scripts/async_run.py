@@ -9,7 +9,7 @@ usage: async_run.py ROOT OUT_JSON [key=value ...]
   run=1                 the run label written to marks
   fail=3:2,7:9          candidate 3 fails its first 2 attempts, 7 its first 9
   seed=0 pop_size=10    optimizer parameters (pop_size: steady-state only)
-  max_pending=N checkpoint_interval=S
+  max_pending=N checkpoint_interval=S ordered=True
   rp.KEY=VALUE          runner_params[KEY]
   anything else goes to prepare_experiment (resume=True, ...)
 """
@@ -75,7 +75,7 @@ def main():
     fail = dict(tuple(map(int, item.split(":"))) for item in str(fail).split(",") if item)
     seed = options.pop("seed", 0)
     pop_size = options.pop("pop_size", 10)
-    run_args = {k: options.pop(k) for k in ("max_pending", "checkpoint_interval") if k in options}
+    run_args = {k: options.pop(k) for k in ("max_pending", "checkpoint_interval", "ordered") if k in options}
     runner_params = {k[3:]: options.pop(k) for k in list(options) if k.startswith("rp.")}
 
     experiment = AsyncExperiment(root)
