@@ -72,6 +72,11 @@ class AsyncExperiment(Experiment):
     only ``'dynamic'``. ``timeout`` (the run's time limit) stops asking for candidates; the
     evaluations in flight finish.
 
+    Results are told as they arrive, so an optimizer whose proposals depend on earlier
+    results (`SteadyStateOptimizer`) gives a run that depends on the arrival order; with
+    ``run_experiment(..., ordered=True, max_pending=m)`` they are told in candidate order
+    and the run is the same on any number of ranks.
+
     Every attempt is a row of ``<run folder>/results.h5`` (same layout as the generational
     loop's; ``generation`` is 0 and ``ind_idx`` the candidate's sequence number), in the
     order the results were told.
