@@ -6,8 +6,9 @@ the retry policy and the results log are the generational loop's; what changes i
 each finished evaluation is told to the optimizer at once and the worker that ran it gets a
 new candidate at once.
 
-Resuming: the results log's rows are in the order the results were told, and the optimizer
-is deterministic given that order. A checkpoint (the optimizer's state, the evaluations in
+Resuming: the results log's rows are in the order the results arrived, and the loop (and
+the optimizer) is deterministic given that order, so going through the rows again rebuilds
+its state. A checkpoint (the optimizer's state, the evaluations in
 flight and the loop's counters) is saved in the log's checkpoint slots every
 ``checkpoint_interval`` seconds; rows are flushed every `FLUSH_INTERVAL` seconds. A resumed
 run restores the last checkpoint, replays the rows written after it (checking that each
@@ -79,7 +80,7 @@ class AsyncExperiment(Experiment):
 
     Every attempt is a row of ``<run folder>/results.h5`` (same layout as the generational
     loop's; ``generation`` is 0 and ``ind_idx`` the candidate's sequence number), in the
-    order the results were told.
+    order the results arrived.
 
     Args:
         root_dir_path: folder that holds the run folders; created if missing.

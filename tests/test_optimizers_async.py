@@ -2,6 +2,8 @@
 optimizer (seeded determinism, improvement with results arriving out of order, batches of
 one, checkpoint round trip, misuse), plus what is particular to each."""
 
+import doctest
+import importlib
 import pickle
 
 import numpy as np
@@ -212,3 +214,12 @@ def test_a_new_optimizer_is_one_subclass():
     candidates = optimizer.ask(3)
     optimizer.tell([(c.number, (c.individual["x"],)) for c in candidates])
     assert optimizer.best_individual == {"x": 2.0} and optimizer.best_number == 2
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["mpil2l.optimizers.asktell", "mpil2l.optimizers.asyncrandomsearch", "mpil2l.optimizers.steadystate"],
+)
+def test_docstring_examples(module):
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

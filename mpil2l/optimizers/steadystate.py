@@ -60,8 +60,9 @@ class SteadyStateOptimizer(AskTellOptimizer):
     The random numbers of offspring ``k`` depend only on ``(seed, k)``, but its parents are
     drawn from the population as the results told before it made it: with results arriving
     asynchronously, the run depends on the order in which they arrive. It is deterministic
-    given the seed and the order of `tell` calls (which the results log records: its rows
-    are in that order), and a checkpointed run goes on exactly where it was.
+    given the seed and the order of `tell` calls (an `mpil2l.AsyncExperiment` can tell
+    results in candidate order instead: ``ordered=True``), and a checkpointed state goes on
+    exactly where it was.
 
     Args:
         optimizee_create_individual: returns a new individual dict (called `pop_size`
