@@ -756,7 +756,7 @@ class ResultsLog(BaseResultsLog):
         return log
 
     @classmethod
-    def open_for_resume(cls, path, *, rollback=True, break_lock=False):
+    def open_for_resume(cls, path, *, rollback=True, break_lock=False, keep_attempts=False):
         """Opens an existing results log to append to it.
 
         Args:
@@ -766,6 +766,10 @@ class ResultsLog(BaseResultsLog):
                 `load_checkpoint` does not record the interrupted generation twice.
             break_lock: take over a log whose recorded writer runs on another host and may
                 have crashed (on the same host a dead writer is detected and replaced).
+            keep_attempts: with `rollback`, keep the attempts appended after the checkpoint
+                (and their outputs): evaluations that finished in the interrupted
+                generation, which the resumed run takes over (`attempts_since_checkpoint`)
+                instead of running them again. Only the generation rows are rolled back.
 
         Raises:
             FileNotFoundError: `path` does not exist.
@@ -780,7 +784,7 @@ class ResultsLog(BaseResultsLog):
             log = cls(file, path)
             log._claim(break_lock)
             if rollback:
-                log._rollback()
+                log._rollback(keep_attempts)
         except BaseException:
             file.close()
             raise
@@ -813,18 +817,37 @@ class ResultsLog(BaseResultsLog):
         self._file.attrs[F.ATTR_WRITER] = json.dumps(writer)
         self._file.flush()
 
-    def _rollback(self):
+    def _checkpoint_counts(self):
+        """The table and output lengths when the current checkpoint was saved ({} if none)."""
         group = self._file["checkpoint"]
-        counts = {}
-        if int(group.attrs.get(F.ATTR_CURRENT, -1)) >= 0:
-            _, attrs = load_checkpoint_slots(group, self.path)
-            counts = json.loads(_text(attrs.get("counts", "{}")))
-        self._attempts.truncate(counts.get("attempts", 0))
+        if int(group.attrs.get(F.ATTR_CURRENT, -1)) < 0:
+            return {}
+        _, attrs = load_checkpoint_slots(group, self.path)
+        return json.loads(_text(attrs.get("counts", "{}")))
+
+    def _rollback(self, keep_attempts=False):
+        counts = self._checkpoint_counts()
         self._generations.truncate(counts.get("generations", 0))
-        outputs = counts.get("outputs", {})
-        for name, ragged in self._outputs.items():
-            ragged.truncate(*outputs.get(name, (0, 0)))
+        if not keep_attempts:
+            self._attempts.truncate(counts.get("attempts", 0))
+            outputs = counts.get("outputs", {})
+            for name, ragged in self._outputs.items():
+                ragged.truncate(*outputs.get(name, (0, 0)))
         self.flush()
+
+    def attempts_since_checkpoint(self):
+        """The attempt rows appended after the current checkpoint (all rows if there is
+        none), as a dict of numpy columns (`fields.ATTEMPT_COLUMNS`) plus ``row``, the rows'
+        indices."""
+        self._check_open()
+        self._attempts.drain()
+        first = min(self._checkpoint_counts().get("attempts", 0), self._attempts.n_rows)
+        stop = self._attempts.n_rows
+        out = {"row": np.arange(first, stop, dtype=np.int64)}
+        for c in F.ATTEMPT_COLUMNS:
+            ds = self._attempts.datasets[c.name]
+            out[c.name] = ds.asstr()[first:stop] if c.dtype is F.STRING else ds[first:stop]
+        return out
 
     # -- appending ------------------------------------------------------------------------------
 
