@@ -126,6 +126,7 @@ class Experiment:
         self._resume = None  # rank 0: what to resume from (`_Resume`), if anything
         self._reusable = {}  # generation -> [(task, value)] finished before an interruption
         self._last_checkpoint = None  # rank 0: (resume state without traj, pickled checkpoint)
+        self._checkpoint_failed = False
         self._run_started = False
         install_abort_hook(self.comm)
 
@@ -481,7 +482,9 @@ class Experiment:
         self._unflushed_since, self._last_flush, self._flush_seconds = None, time.monotonic(), 0.0
         self._reusable = {}
         if self._resume is not None and self._resume.log_path is not None:
-            self.results_log = ResultsLog.open_for_resume(self._resume.log_path, keep_attempts=True)
+            # the job that wrote the log is over (prepare_experiment found no live writer on
+            # this host, and HDF5's lock is free); one on another host cannot be asked
+            self.results_log = ResultsLog.open_for_resume(self._resume.log_path, keep_attempts=True, break_lock=True)
             self._reusable = _finished_attempts(self.results_log.attempts_since_checkpoint())
             n = sum(len(v) for v in self._reusable.values())
             logger.info("resuming %s at generation %d; %d finished attempt(s) of the interrupted generation are reused",
@@ -605,11 +608,19 @@ class Experiment:
     def _save_checkpoint(self, optimizer, next_generation):
         """Saves the optimizer's state and the trajectory into the results log (atomically;
         see `mpil2l.checkpoint`)."""
-        if self.results_log is None or not ckpt.can_checkpoint(optimizer):
+        if self.results_log is None or not ckpt.can_checkpoint(optimizer) or self._checkpoint_failed:
             return
         experiment = {"best": self.best, "first_attempt_seen": self._first_attempt_seen}
-        state = ckpt.resume_state(optimizer, experiment, next_generation)
-        data = ckpt.capture(state, self.traj)
+        try:
+            state = ckpt.resume_state(optimizer, experiment, next_generation)
+            data = ckpt.capture(state, self.traj)
+        except Exception as exc:  # say, an attribute that cannot be pickled: run on, unsaved
+            logger.warning(
+                "cannot checkpoint %s (%s: %s); the run goes on without checkpoints",
+                type(optimizer).__name__, type(exc).__name__, exc,
+            )
+            self._checkpoint_failed = True
+            return
         self.results_log.save_checkpoint(data, generation=next_generation - 1)
         self._last_checkpoint = (state, data)
         self._last_flush = time.monotonic()

@@ -359,3 +359,21 @@ def test_an_optimizer_without_its_own_get_state_resumes(tmp_path, monkeypatch):
     assert outcome(resumed, resumed_opt) == outcome(full, full_opt)
     assert resumed_opt.steps_taken == 6 and not any(g <= 3 for g, _, _ in calls)
     assert set(full_opt.get_state()["attributes"]) == {"center", "steps_taken"}
+
+
+def test_an_optimizer_whose_state_cannot_be_saved_runs_without_checkpoints(tmp_path, monkeypatch, capsys):
+    import threading
+    from collections import namedtuple
+
+    class Locked(HillClimb):
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.lock = threading.Lock()  # cannot be copied or pickled
+
+    monkeypatch.setattr(O, "Locked", Locked, raising=False)
+    monkeypatch.setitem(CASES, "Locked", lambda: namedtuple("Params", ["n_iteration", "seed"])(3, 2))
+    traj, _, _ = run(tmp_path, "locked", "Locked")
+    assert sorted(traj.results.all_results.keys()) == [0, 1, 2]
+    assert "cannot checkpoint Locked (TypeError: cannot pickle" in capsys.readouterr().out
+    with pytest.raises(ResumeError, match="holds no checkpoint"):
+        Experiment(tmp_path).prepare_experiment(name="locked", checkpoint=True)
