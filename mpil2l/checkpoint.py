@@ -9,7 +9,12 @@ two-slot ``/checkpoint``, replaced atomically): the pickled dict
     fitness_weights      the optimizer's fitness weights
     state                ``optimizer.get_state()`` (its random generator included)
     experiment           the runtime's own state (best individual so far, first attempt seen)
-    traj                 the trajectory, every generation evaluated so far
+    traj                 the trajectory, less its evaluated generations
+    generations          ``[(g, offset, length)]``: where each evaluated generation (its
+                         individuals, results and attempt records, pickled) lies in the
+                         log's append-only ``/checkpoint/history``; a generation is written
+                         there once, so a checkpoint costs the same at generation 1000 as
+                         at generation 1
     next_generation      the first generation without results
 
 A trajectory saved by `Experiment.end_experiment` or on SIGTERM carries the same dict, less
@@ -20,6 +25,7 @@ resumes too.
 import math
 import os
 import pickle
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -30,6 +36,9 @@ VERSION = 1
 RESULTS_LOG_NAME = "results.h5"
 # parameters a resumed run may change: how it is run, not what it computes
 FREE_PARAMETER_GROUPS = ("runner_params",)
+# the per-generation result groups of a trajectory, saved with the generation's individuals
+GENERATION_RESULTS = ("all_results", "attempts")
+PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 class ResumeError(ValueError):
@@ -66,10 +75,67 @@ def resume_state(optimizer, experiment_state, next_generation):
     return state
 
 
-def capture(state, traj):
-    """The checkpoint saved in the results log: `state` (from `resume_state`) and the
-    trajectory, pickled."""
-    return pickle.dumps(dict(state, traj=traj), protocol=pickle.HIGHEST_PROTOCOL)
+def capture(state, traj, stored, store):
+    """The checkpoint saved in the results log, pickled: `state` (from `resume_state`) and
+    the trajectory, whose evaluated generations are stored once each.
+
+    Args:
+        stored: ``{generation: (offset, length)}`` of the generations already stored;
+            updated with the new ones.
+        store: ``store(bytes) -> (offset, length)`` appends a piece to the log's history.
+    """
+    evaluated = [g for g in traj.individuals if g in traj.results.all_results]
+    for g in evaluated:
+        if g not in stored:
+            results = {name: traj.results[name]._data[g] for name in _result_groups(traj, g)}
+            stored[g] = store(pickle.dumps((traj.individuals[g], results), protocol=PROTOCOL))
+    refs = [(g, *stored[g]) for g in evaluated]
+    with _without(traj, evaluated):
+        return pickle.dumps(dict(state, traj=traj, generations=refs), protocol=PROTOCOL)
+
+
+def assemble(payload, read):
+    """Puts the generations a loaded checkpoint refers to back into its trajectory.
+
+    Args:
+        payload: from `load`; its trajectory is completed in place.
+        read: ``read(offset, length) -> bytes`` reads the log's history.
+
+    Returns:
+        ``{generation: (offset, length)}``: where those generations lie in the history.
+    """
+    traj, refs = payload["traj"], payload.pop("generations", [])
+    for g, offset, length in refs:
+        individuals, results = pickle.loads(read(offset, length))
+        traj.individuals[g] = individuals
+        for name, value in results.items():
+            traj.results[name]._data[g] = value
+    traj.individuals = dict(sorted(traj.individuals.items()))
+    for name in GENERATION_RESULTS:
+        if name in traj.results:
+            traj.results[name]._data = dict(sorted(traj.results[name]._data.items()))
+    return {g: (offset, length) for g, offset, length in refs}
+
+
+def _result_groups(traj, g):
+    return [name for name in GENERATION_RESULTS if name in traj.results and g in traj.results[name]._data]
+
+
+@contextmanager
+def _without(traj, generations):
+    """Inside the block, `traj` lacks `generations` (individuals and per-generation
+    results); afterwards it is as it was, in the same order."""
+    tables = [traj.individuals] + [traj.results[name]._data for name in GENERATION_RESULTS if name in traj.results]
+    saved = [dict(table) for table in tables]
+    for table in tables:
+        for g in generations:
+            table.pop(g, None)
+    try:
+        yield
+    finally:
+        for table, items in zip(tables, saved):
+            table.clear()
+            table.update(items)
 
 
 def load(data, source):

@@ -26,7 +26,7 @@ from .runs import RunValue, StatusType
 from .scheduler import Scheduler
 from .storage import ResultsLog
 from .storage.reader import open_log
-from .storage.results_log import _check_not_in_use, load_checkpoint_slots
+from .storage.results_log import _check_not_in_use, load_checkpoint_slots, read_history
 from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
 from .trajectory import Trajectory
 from .worker import serve
@@ -63,15 +63,20 @@ RESULTS_LOG_NAME = ckpt.RESULTS_LOG_NAME
 # passed since the last flush, and at least this many times the last flush's duration.
 MIN_FLUSH_INTERVAL = 0.05
 FLUSH_COST_RATIO = 20
+# A checkpoint is saved after a generation unless the last one was saved less than this many
+# times its own saving time ago (so checkpoints cost rank 0 at most about 5 % of the run);
+# a resumed run replays the generations in between from the log, evaluating none of them.
+CHECKPOINT_COST_RATIO = 20
 
 
 class _Resume(NamedTuple):
     """What `prepare_experiment` found to resume from (rank 0)."""
 
     source: str  # named in messages
-    data: bytes  # the pickled checkpoint, trajectory included
+    data: bytes  # the pickled checkpoint, its whole trajectory included
     log_path: str  # the results log to go on writing, or None: a new one
     first_generation: int
+    history: dict  # generation -> (offset, length) in that log's checkpoint history
 
 
 class _Submissions:
@@ -127,6 +132,9 @@ class Experiment:
         self._reusable = {}  # generation -> [(task, value)] finished before an interruption
         self._last_checkpoint = None  # rank 0: (resume state without traj, pickled checkpoint)
         self._checkpoint_failed = False
+        self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
+        self._checkpointed = self._next_generation = None  # the generation each begins at
+        self._updating = False
         self._run_started = False
         install_abort_hook(self.comm)
 
@@ -364,8 +372,9 @@ class Experiment:
             traj.results.f_add_result_group("attempts")
         pending = [g for g in traj.individuals if g not in evaluated]
         g = first = min(pending) if pending else None
+        self._next_generation = self._checkpointed = first
         if first is not None and (self._resume is None or self._resume.log_path is None):
-            self._save_checkpoint(optimizer, first)  # a resumed log already holds this one
+            self._save_checkpoint(optimizer, first, force=True)  # a resumed log already holds this one
         started = time.monotonic()
         while g in traj.individuals and (n_iteration is None or g < n_iteration):
             if g > first and self.time_limit is not None and time.monotonic() - started > self.time_limit:
@@ -374,15 +383,20 @@ class Experiment:
             t0 = time.perf_counter()
             reused = self._reused_attempts(g, traj.individuals[g])
             results, attempts = self._evaluate_generation(scheduler, g, traj.individuals[g], reused)
+            self._updating = True  # the trajectory and the optimizer disagree until post_process returns
             traj.results.f_add_result_to_group("all_results", g, results)
             traj.results.f_add_result_to_group("attempts", g, attempts)
             traj.current_results = results
             optimizer.post_process(traj, results)
+            self._updating = False
+            self._next_generation = g + 1
             seconds = time.perf_counter() - t0
             self._report(g, results, weights, seconds)
             self._log_generation(optimizer, g, results, seconds)
             self._save_checkpoint(optimizer, g + 1)
             g += 1
+        if g is not None and self._checkpointed != g:
+            self._save_checkpoint(optimizer, g, force=True)
 
     def _evaluate_generation(self, scheduler, g, individuals, reused=()):
         """Evaluates one generation, retrying failed individuals; returns the results in
@@ -481,7 +495,9 @@ class Experiment:
         opens the run's log and reads back the attempts finished after its checkpoint."""
         self._unflushed_since, self._last_flush, self._flush_seconds = None, time.monotonic(), 0.0
         self._reusable = {}
+        self._history = {}
         if self._resume is not None and self._resume.log_path is not None:
+            self._history = dict(self._resume.history)
             # the job that wrote the log is over (prepare_experiment found no live writer on
             # this host, and HDF5's lock is free); one on another host cannot be asked
             self.results_log = ResultsLog.open_for_resume(self._resume.log_path, keep_attempts=True, break_lock=True)
@@ -524,8 +540,15 @@ class Experiment:
         to go on)."""
         try:
             traj = self.traj
-            if self._last_checkpoint is not None:
-                traj = pickle.loads(self._last_checkpoint[1])["traj"]
+            if not self._updating and self._checkpointed != self._next_generation and self.optimizer is not None:
+                try:  # between generations the live state is whole: save it first
+                    self._save_checkpoint(self.optimizer, self._next_generation, force=True)
+                except Exception as save_error:
+                    logger.error("could not checkpoint the finished generations: %s", save_error)
+            if self._last_checkpoint is not None and self.results_log is not None and not self.results_log.closed:
+                payload = pickle.loads(self._last_checkpoint[1])
+                ckpt.assemble(payload, self.results_log.read_checkpoint_history)
+                traj = payload["traj"]
                 traj.resume_state = self._last_checkpoint[0]
             traj.f_add_result("interrupted", f"{type(exc).__name__}: {exc}")
             path = os.path.join(self.paths.output_dir_path, "trajectory.pickle")
@@ -555,7 +578,7 @@ class Experiment:
             saved.resume_state = None
             saved.results._data.pop("interrupted", None)
             data = pickle.dumps(dict(state, traj=saved), protocol=pickle.HIGHEST_PROTOCOL)
-            return _Resume("the checkpoint trajectory", data, None, state["next_generation"])
+            return _Resume("the checkpoint trajectory", data, None, state["next_generation"], {})
         if checkpoint is True:
             if not os.path.lexists(self.paths.output_dir_path):
                 logger.info("checkpoint=True: no run folder %s yet; starting the run", self.paths.output_dir_path)
@@ -571,13 +594,16 @@ class Experiment:
             )
         _check_not_in_use(path)
         with open_log(path) as file:
-            data, attrs = load_checkpoint_slots(file["checkpoint"], path)
-        if data is None:
-            raise ckpt.ResumeError(f"checkpoint: {path!r} holds no checkpoint (the run ended before its first generation)")
-        payload = ckpt.load(data, repr(path))
-        if ckpt.FORMAT != payload.get("format"):
-            raise ckpt.ResumeError(f"checkpoint: {path!r} holds no mpil2l checkpoint")
-        return _Resume(repr(path), data, os.path.abspath(path), payload["next_generation"])
+            group = file["checkpoint"]
+            data, _ = load_checkpoint_slots(group, path)
+            if data is None:
+                raise ckpt.ResumeError(
+                    f"checkpoint: {path!r} holds no checkpoint (the run ended before its first generation)"
+                )
+            payload = ckpt.load(data, repr(path))
+            history = ckpt.assemble(payload, lambda offset, n: read_history(group, offset, n, path))
+        data = pickle.dumps(payload, protocol=ckpt.PROTOCOL)
+        return _Resume(repr(path), data, os.path.abspath(path), payload["next_generation"], history)
 
     def _restore(self, optimizer):
         """Puts the checkpoint's optimizer state, trajectory and runtime state in place, once
@@ -605,15 +631,19 @@ class Experiment:
         self.best = experiment["best"]
         self._first_attempt_seen = experiment["first_attempt_seen"]
 
-    def _save_checkpoint(self, optimizer, next_generation):
+    def _save_checkpoint(self, optimizer, next_generation, force=False):
         """Saves the optimizer's state and the trajectory into the results log (atomically;
-        see `mpil2l.checkpoint`)."""
+        see `mpil2l.checkpoint`), unless the last checkpoint is too recent for its cost
+        (`CHECKPOINT_COST_RATIO`) and `force` is False."""
         if self.results_log is None or not ckpt.can_checkpoint(optimizer) or self._checkpoint_failed:
+            return
+        now = time.monotonic()
+        if not force and now - self._checkpoint_end < CHECKPOINT_COST_RATIO * self._checkpoint_seconds:
             return
         experiment = {"best": self.best, "first_attempt_seen": self._first_attempt_seen}
         try:
             state = ckpt.resume_state(optimizer, experiment, next_generation)
-            data = ckpt.capture(state, self.traj)
+            data = ckpt.capture(state, self.traj, self._history, self.results_log.append_checkpoint_history)
         except Exception as exc:  # say, an attribute that cannot be pickled: run on, unsaved
             logger.warning(
                 "cannot checkpoint %s (%s: %s); the run goes on without checkpoints",
@@ -623,6 +653,9 @@ class Experiment:
             return
         self.results_log.save_checkpoint(data, generation=next_generation - 1)
         self._last_checkpoint = (state, data)
+        self._checkpointed = next_generation
+        self._checkpoint_end = time.monotonic()
+        self._checkpoint_seconds = self._checkpoint_end - now
         self._last_flush = time.monotonic()
         self._unflushed_since = None
 
@@ -632,15 +665,20 @@ class Experiment:
         rows = self._reusable.pop(g, [])
         by_idx = {ind.ind_idx: ind for ind in individuals}
         reused = []
-        for ind_idx, attempt, params, value in rows:
+        for row, ind_idx, attempt, params, value in rows:
             ind = by_idx.get(ind_idx)
             if ind is None or not np.array_equal(
                 np.asarray(dict_to_list(ind.as_dict()), dtype=float), params, equal_nan=True
             ):
-                raise ckpt.ResumeError(
-                    f"the results log holds an attempt of generation {g}, individual {ind_idx} whose parameters "
-                    "are not the trajectory's: the log was changed after its checkpoint"
+                # the optimizer drew other individuals than before the interruption (it is not
+                # deterministic): the logged attempts from here on belong to no generation
+                logger.warning(
+                    "generation %d, individual %d differs from the one in the results log: its attempts and "
+                    "every later one are dropped from the log and evaluated again", g, ind_idx,
                 )
+                self.results_log.truncate_attempts(rows[0][0])
+                self._reusable = {}
+                return []
             reused.append((Task(g, ind_idx, attempt, ind.params), value))
         return reused
 
@@ -747,8 +785,8 @@ def _cost_for_crash(cost, weights):
 
 
 def _finished_attempts(rows):
-    """Attempt rows read back from a results log, by generation: ``[(ind_idx, attempt,
-    params, RunValue)]`` in the order they were written."""
+    """Attempt rows read back from a results log, by generation: ``[(row, ind_idx,
+    attempt, params, RunValue)]`` in the order they were written."""
     out = {}
     for i in range(len(rows["row"])):
         status = StatusType(int(rows["status"][i]))
@@ -760,7 +798,8 @@ def _finished_attempts(rows):
             info.update(error=error.strip().splitlines()[-1] if error.strip() else status.name, traceback=error)
         cost = tuple(float(f) for f in fitness) if status == StatusType.SUCCESS else None
         value = RunValue(cost, float(rows["runtime"][i]), status, float(rows["start"][i]), float(rows["end"][i]), info)
-        entry = (int(rows["ind_idx"][i]), int(rows["attempt"][i]), np.asarray(rows["params"][i], dtype=float), value)
+        params = np.asarray(rows["params"][i], dtype=float)
+        entry = (int(rows["row"][i]), int(rows["ind_idx"][i]), int(rows["attempt"][i]), params, value)
         out.setdefault(int(rows["generation"][i]), []).append(entry)
     return out
 

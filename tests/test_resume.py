@@ -80,9 +80,10 @@ class Bowl(Optimizee):
     """A bumpy quadratic bowl that counts its evaluations per (generation, ind_idx, attempt);
     packed individuals (multi gradient descent) give one value per inner individual."""
 
-    def __init__(self, traj, packed=False):
+    def __init__(self, traj, packed=False, stop_at=None):
         super().__init__(traj)
         self.packed = packed
+        self.stop_at = stop_at  # (generation, ind_idx): end the run there, as SIGTERM would
         self.rng = np.random.default_rng(5)
         self.calls = collections.Counter()
 
@@ -99,6 +100,8 @@ class Bowl(Optimizee):
 
     def simulate(self, traj):
         ind = traj.individual
+        if (ind.generation, ind.ind_idx) == self.stop_at:
+            raise JobTerminated("terminated on purpose in simulate")
         self.calls[(ind.generation, ind.ind_idx, ind.attempt)] += 1
         if self.packed:
             return tuple(self.value(inner["coords"]) for inner in unpack_individual(ind))
@@ -118,7 +121,7 @@ def interrupt_post_process(optimizer, generation):
     optimizer.post_process = post_process
 
 
-def run(root, name, case, checkpoint=None, interrupt=None, parameters=None):
+def run(root, name, case, checkpoint=None, interrupt=None, parameters=None, stop_at=None):
     experiment = Experiment(root)
     traj, _ = experiment.prepare_experiment(
         name=name,
@@ -128,7 +131,7 @@ def run(root, name, case, checkpoint=None, interrupt=None, parameters=None):
         runner_params={"isolation": "none"},
     )
     cls = getattr(O, case)
-    optimizee = Bowl(traj, packed=cls is O.MultiGradientDescentOptimizer)
+    optimizee = Bowl(traj, packed=cls is O.MultiGradientDescentOptimizer, stop_at=stop_at)
     optimizer = cls(traj, optimizee.create_individual, (-1.0,), parameters or CASES[case](), optimizee.bounding_func)
     if interrupt is not None:
         interrupt_post_process(optimizer, interrupt)
@@ -211,7 +214,10 @@ def run_optimizer_only(case):
 def test_l2l_style_checkpoint_goes_on_in_a_new_run_folder(tmp_path, source):
     case = "GeneticAlgorithmOptimizer"
     full, full_opt, _ = run(tmp_path, "full", case)
-    run(tmp_path, "first", case, interrupt=2)
+    if source == "trajectory":  # what SIGTERM in the middle of generation 2 leaves
+        run(tmp_path, "first", case, stop_at=(2, 3))
+    else:
+        run(tmp_path, "first", case, interrupt=2)
     before = digest(tmp_path / "first" / "results.h5")
     if source == "trajectory":
         checkpoint = Experiment.load_trajectory(tmp_path / "first" / "trajectory.pickle")
@@ -226,6 +232,22 @@ def test_l2l_style_checkpoint_goes_on_in_a_new_run_folder(tmp_path, source):
     assert any(g == 2 for g, _, _ in calls) == (source == "trajectory")
     assert not any(g < 2 for g, _, _ in calls)
     assert digest(tmp_path / "first" / "results.h5") == before, "the source run must not change"
+
+
+def test_generations_after_the_last_checkpoint_are_replayed_from_the_log(tmp_path, monkeypatch):
+    """Cheap generations are not checkpointed each (CHECKPOINT_COST_RATIO): here none is
+    after generation 0; the resumed run replays generations 0 to 3 from the log."""
+    import mpil2l.experiment
+
+    case = "GeneticAlgorithmOptimizer"
+    full, full_opt, full_calls = run(tmp_path, "full", case)
+    monkeypatch.setattr(mpil2l.experiment, "CHECKPOINT_COST_RATIO", 1e12)
+    _, _, first_calls = run(tmp_path, "run", case, interrupt=3)
+    resumed, resumed_opt, calls = run(tmp_path, "run", case, checkpoint=True)
+    assert outcome(resumed, resumed_opt) == outcome(full, full_opt)
+    assert first_calls + calls == full_calls and not any(g <= 3 for g, _, _ in calls)
+    keys, fitness = attempt_rows(tmp_path / "run" / "results.h5")
+    assert len(keys) == len(set(keys)) and fitness == attempt_rows(tmp_path / "full" / "results.h5")[1]
 
 
 def test_resuming_a_finished_run_evaluates_nothing(tmp_path):
@@ -377,3 +399,26 @@ def test_an_optimizer_whose_state_cannot_be_saved_runs_without_checkpoints(tmp_p
     assert "cannot checkpoint Locked (TypeError: cannot pickle" in capsys.readouterr().out
     with pytest.raises(ResumeError, match="holds no checkpoint"):
         Experiment(tmp_path).prepare_experiment(name="locked", checkpoint=True)
+
+
+def test_a_nondeterministic_optimizer_has_its_stale_attempts_dropped(tmp_path, monkeypatch, capsys):
+    """An optimizer that draws from the global numpy generator (not part of its state) makes
+    other individuals after resuming: the logged attempts of those generations are dropped
+    from the log and evaluated again, so the log still holds each attempt once."""
+    import mpil2l.experiment
+    from collections import namedtuple
+
+    class Unseeded(HillClimb):
+        def _neighbour(self):
+            return {k: v + np.random.normal(0, 0.3, np.shape(v)) for k, v in self.center.items()}
+
+    monkeypatch.setattr(O, "Unseeded", Unseeded, raising=False)
+    monkeypatch.setitem(CASES, "Unseeded", lambda: namedtuple("Params", ["n_iteration", "seed"])(5, 2))
+    monkeypatch.setattr(mpil2l.experiment, "CHECKPOINT_COST_RATIO", 1e12)
+    run(tmp_path, "run", "Unseeded", interrupt=3)
+    resumed, _, calls = run(tmp_path, "run", "Unseeded", checkpoint=True)
+    assert "differs from the one in the results log" in capsys.readouterr().out
+    assert sorted(resumed.results.all_results.keys()) == [0, 1, 2, 3, 4]
+    keys, _ = attempt_rows(tmp_path / "run" / "results.h5")
+    assert len(keys) == len(set(keys)) == 5 * 4
+    assert {g for g, _, _ in calls} == {1, 2, 3, 4}  # generation 0 came from the checkpoint's log rows

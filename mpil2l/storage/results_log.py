@@ -31,7 +31,12 @@ Layout (format ``mpil2l-results``, version 1; names and dtypes in `mpil2l.storag
     /checkpoint              attr current: 0 or 1 (-1 before the first checkpoint)
         slot0, slot1  uint8 (capacity,)  the pickled optimizer state + trajectory; attrs
                       nbytes, crc32 (-1 while being written), generation, saved (ISO
-                      time), counts (JSON: the table and output lengths at that time)
+                      time), counts (JSON: the table and output lengths at that time,
+                      and the bytes of history in use)
+        history       uint8 (capacity,), optional: append-only pieces a checkpoint refers
+                      to by (offset, length), so that what does not change between
+                      checkpoints (finished generations) is written once; the bytes past
+                      the current checkpoint's counts are unused
     /outputs/<name>          ragged per-attempt arrays, one group per *name* (never per
                              attempt); attrs ndim, n_entries, n_values
         values  (V,)            the arrays' values, flattened and concatenated (the dtype
@@ -51,7 +56,9 @@ file as of its last flush.
 The checkpoint has two slots: `save_checkpoint` writes the slot that is *not* current,
 flushes, then points ``current`` at it and flushes again, so a kill at any moment leaves one
 complete checkpoint, verified by its CRC-32 when loaded. Slots are overwritten in place and
-only grow, so saving every generation does not grow the file.
+only grow, so saving every generation does not grow the file. Pieces appended to the
+history (`append_checkpoint_history`) before a checkpoint are part of it: the current slot
+records how many history bytes are valid, and a later writer appends after them.
 
 Only the process that owns a `ResultsLog` writes to the file (the serial backend: rank 0).
 HDF5's file lock keeps a second writer (and, on the same host, a crashed writer's stale
@@ -101,6 +108,7 @@ MAX_CHUNK_ROWS = 4096
 GENERATION_CHUNK_ROWS = 1024
 OUTPUT_INDEX_CHUNK = 4096
 CHECKPOINT_CHUNK = 256 << 10
+HISTORY = "history"  # /checkpoint/history
 BUFFER_STRING_BYTES = 4 << 20  # write buffered rows once their error messages hold this much
 OUTPUT_BUFFER_BYTES = 4 << 20
 LARGE_ATTRIBUTE = 16 << 10
@@ -489,6 +497,18 @@ def load_checkpoint_slots(group, path):
     raise ResultsLogError(f"{path!r}: no checkpoint slot passes its CRC check; the checkpoint is corrupt")
 
 
+def read_history(group, offset, length, path):
+    """Bytes ``offset:offset + length`` of a /checkpoint group's history.
+
+    Raises:
+        ResultsLogError: the history is missing or shorter than that.
+    """
+    ds = group.get(HISTORY)
+    if ds is None or offset < 0 or offset + length > ds.shape[0]:
+        raise ResultsLogError(f"{path!r}: the checkpoint refers to history bytes the file does not hold; it is corrupt")
+    return ds[offset : offset + length].tobytes()
+
+
 # -- parameters ----------------------------------------------------------------------------
 
 
@@ -671,6 +691,7 @@ class ResultsLog(BaseResultsLog):
         self._attempts = _Table(file["attempts"], F.ATTEMPT_COLUMNS)
         self._generations = _Table(file["generations"], F.GENERATION_COLUMNS)
         self._outputs = {name: _Ragged(group) for name, group in file["outputs"].items()}
+        self._history_n = 0  # valid bytes of /checkpoint/history (set from the checkpoint)
         self._spec_keys = [key for key, _, _ in self.param_spec]
         self._spec_sizes = [F.spec_width([entry]) for entry in self.param_spec]
         self.closed = False
@@ -787,6 +808,7 @@ class ResultsLog(BaseResultsLog):
             check_format(file, path)
             log = cls(file, path)
             log._claim(break_lock)
+            log._history_n = log._checkpoint_counts().get("history", 0)
             if rollback:
                 log._rollback(keep_attempts)
         except BaseException:
@@ -831,12 +853,25 @@ class ResultsLog(BaseResultsLog):
 
     def _rollback(self, keep_attempts=False):
         counts = self._checkpoint_counts()
+        self._history_n = counts.get("history", 0)
         self._generations.truncate(counts.get("generations", 0))
         if not keep_attempts:
             self._attempts.truncate(counts.get("attempts", 0))
             outputs = counts.get("outputs", {})
             for name, ragged in self._outputs.items():
                 ragged.truncate(*outputs.get(name, (0, 0)))
+        self.flush()
+
+    def truncate_attempts(self, n_rows):
+        """Forgets the attempt rows from `n_rows` on, with their outputs (attempts of an
+        interrupted run that its resumed run does not take over), and flushes."""
+        self._check_open()
+        self._attempts.truncate(n_rows)
+        for ragged in self._outputs.values():
+            ragged.drain()
+            k = int(np.searchsorted(ragged.index[0][: ragged.n_entries], n_rows))
+            n_values = int(ragged.index[1][k]) if k < ragged.n_entries else ragged.n_values
+            ragged.truncate(k, n_values)
         self.flush()
 
     def attempts_since_checkpoint(self):
@@ -1157,6 +1192,7 @@ class ResultsLog(BaseResultsLog):
             "attempts": self._attempts.n_rows,
             "generations": self._generations.n_rows,
             "outputs": {name: [r.n_entries, r.n_values] for name, r in self._outputs.items()},
+            "history": self._history_n,
         }
         # fixed-length strings: rewriting a variable-length one leaks global-heap space
         ds.attrs["saved"] = np.bytes_(_now())
@@ -1166,6 +1202,31 @@ class ResultsLog(BaseResultsLog):
         self._file.flush()
         group.attrs[F.ATTR_CURRENT] = slot
         self._file.flush()
+
+    def append_checkpoint_history(self, data):
+        """Appends a piece that the next checkpoints refer to (say, one finished generation
+        of the trajectory) and returns its ``(offset, length)`` for `read_checkpoint_history`.
+        It becomes durable with the next `save_checkpoint`."""
+        self._check_open()
+        data = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+        group = self._file["checkpoint"]
+        if HISTORY not in group:
+            group.create_dataset(
+                HISTORY, shape=(0,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES
+            )
+        ds = group[HISTORY]
+        offset, end = self._history_n, self._history_n + data.size
+        if end > ds.shape[0]:
+            ds.resize(_grown_capacity(ds.shape[0], end, CHECKPOINT_CHUNK), axis=0)
+        if data.size:
+            ds[offset:end] = data
+        self._history_n = end
+        return offset, int(data.size)
+
+    def read_checkpoint_history(self, offset, length):
+        """The bytes of a piece `append_checkpoint_history` stored."""
+        self._check_open()
+        return read_history(self._file["checkpoint"], offset, length, self.path)
 
     def load_checkpoint(self):
         """The bytes of the last checkpoint saved, or None if there is none.
