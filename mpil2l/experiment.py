@@ -20,7 +20,7 @@ from .backoff import Backoff
 from .errors import EvaluationFailed, FitnessError, JobTerminated, reraise_remote
 from .conversion import dict_to_list
 from .evaluation import Simulation, Task, attempt_record
-from .isolation import Limits, check_isolation
+from .isolation import Limits, check_isolation, prestart
 from .logs import StdoutLog, configure_logger, logger
 from .runs import RunValue, StatusType
 from .scheduler import Scheduler
@@ -257,7 +257,16 @@ class Experiment:
         self.traj.f_add_parameter_group("runner_params")
         for key, value in runner_params.items():
             self.traj.f_add_parameter_to_group("runner_params", key, value)
+        if runner_params["isolation"] == "process" and self._evaluates_here():
+            prestart(imports=("mpil2l.evaluation",))  # starts while the user builds the optimizer
         return self.traj, dict(runner_params)
+
+    def _evaluates_here(self):
+        """True on the ranks whose evaluation processes the run will use."""
+        size, max_workers = self.comm.Get_size(), self.runner_params["max_workers"]
+        if size == 1 or not self.multiprocessing:
+            return self.is_root
+        return not self.is_root and (max_workers is None or self.rank <= max_workers)
 
     def run_experiment(self, optimizer, optimizee, optimizer_parameters=None, optimizee_parameters=None):
         """Runs the optimization. Collective on `comm`: rank 0 evaluates generations on the

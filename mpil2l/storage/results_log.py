@@ -252,6 +252,17 @@ def _chunk_rows(widths):
     return min(MAX_CHUNK_ROWS, 1 << (rows.bit_length() - 1))
 
 
+def write_rows(dataset, first, array):
+    """``dataset[first : first + len(array)] = array`` through h5py's low-level calls: a
+    quarter of the time of the slicing syntax, which matters at one write per column per
+    flush."""
+    array = np.ascontiguousarray(array)
+    file_space = dataset.id.get_space()
+    file_space.select_hyperslab((first,) + (0,) * (array.ndim - 1), array.shape)
+    memory_type = h5py.h5t.py_create(dataset.dtype) if array.dtype == object else None
+    dataset.id.write(h5py.h5s.create_simple(array.shape), file_space, array, mtype=memory_type)
+
+
 class _Table:
     """A group of column datasets with a shared row count, written through a bounded buffer.
 
@@ -350,13 +361,14 @@ class _Table:
             for ds in self.datasets.values():
                 ds.resize(self.capacity, axis=0)
         for name, ds in self.datasets.items():
-            ds[self.n_rows : end] = block[name]
+            write_rows(ds, self.n_rows, block[name])
         self.n_rows = end
 
     def sync(self):
         """Records the row count in the file (call after `drain`)."""
         if self._synced != self.n_rows:
-            self.group.attrs[F.ATTR_N_ROWS] = self._synced = self.n_rows
+            self.group.attrs.modify(F.ATTR_N_ROWS, self.n_rows)  # in place: cheaper than a new attribute
+            self._synced = self.n_rows
 
     def truncate(self, n_rows):
         """Forgets every row from `n_rows` on (they are overwritten by later appends)."""
@@ -439,19 +451,19 @@ class _Ragged:
             for ds in self.index:
                 ds.resize(capacity, axis=0)
         if end_values > self.n_values:
-            self.values[self.n_values : end_values] = np.concatenate([flat for _, flat, _ in self._pending])
-        self.index[0][self.n_entries : end_entries] = np.array([row for row, _, _ in self._pending], dtype=np.int64)
-        self.index[1][self.n_entries : end_entries] = starts
+            write_rows(self.values, self.n_values, np.concatenate([flat for _, flat, _ in self._pending]))
+        write_rows(self.index[0], self.n_entries, np.array([row for row, _, _ in self._pending], dtype=np.int64))
+        write_rows(self.index[1], self.n_entries, starts)
         if self.ndim:
-            self.index[2][self.n_entries : end_entries] = np.array([shape for _, _, shape in self._pending], dtype=np.int64)
+            write_rows(self.index[2], self.n_entries, np.array([shape for _, _, shape in self._pending], dtype=np.int64))
         self.n_entries, self.n_values = end_entries, end_values
         self._pending = []
         self._pending_bytes = 0
 
     def sync(self):
         if self._synced != (self.n_entries, self.n_values):
-            self.group.attrs["n_entries"] = self.n_entries
-            self.group.attrs["n_values"] = self.n_values
+            self.group.attrs.modify("n_entries", self.n_entries)
+            self.group.attrs.modify("n_values", self.n_values)
             self._synced = (self.n_entries, self.n_values)
 
     def truncate(self, n_entries, n_values):
