@@ -5,16 +5,14 @@ refused with nothing overwritten. (Killed multi-rank runs: test_resume_mpi.py.)"
 import collections
 import hashlib
 import inspect
-import os
 import pickle
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 import pytest
 
 import mpil2l.optimizers as optimizers
+from mpirun import results_log_held_open
 from mpil2l import Experiment, JobTerminated, Optimizee
 from mpil2l.checkpoint import ResumeError, differences
 from mpil2l.optimizers.multigradientdescent import unpack_individual
@@ -305,23 +303,11 @@ def test_truncated_and_foreign_files_are_refused(tmp_path):
 
 def test_a_log_in_use_by_a_live_run_is_refused(tmp_path):
     folder, before = interrupted_run(tmp_path)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", (
-            "import sys, time; from mpil2l.storage import ResultsLog\n"
-            "log = ResultsLog.open_for_resume(sys.argv[1], rollback=False)\n"
-            "print('open', flush=True); time.sleep(60)"
-        ), str(folder / "results.h5")],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "open"
+    with results_log_held_open(folder / "results.h5"):
         with pytest.raises(LogInUseError, match="open"):
             run(tmp_path, "run", "GeneticAlgorithmOptimizer", checkpoint=True)
         with pytest.raises(LogInUseError):
             run(tmp_path, "copy", "GeneticAlgorithmOptimizer", checkpoint=folder)
-    finally:
-        holder.kill()
-        holder.wait()
     assert not (tmp_path / "copy").exists()
     assert digest(folder / "trajectory.pickle") == before["trajectory.pickle"]
 

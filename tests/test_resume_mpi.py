@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from mpirun import MPIEXEC, SCRIPTS, leftover_processes, run_mpi
+from mpirun import MPIEXEC, SCRIPTS, leftover_processes, results_log_held_open, run_mpi
 from mpil2l.storage import read_attempts
 
 SLEEP = 0.3  # seconds per evaluation in the runs that get killed
@@ -138,21 +138,9 @@ def test_bad_resumes_end_every_rank_and_change_nothing(tmp_path):
     assert proc.returncode != 0 and "truncated or corrupt" in proc.stderr, proc.stderr
     assert before == {name: digest(folder / name) for name in before}
 
-    holder = subprocess.Popen(
-        [sys.executable, "-c", (
-            "import sys, time; from mpil2l.storage import ResultsLog\n"
-            "log = ResultsLog.open_for_resume(sys.argv[1], rollback=False)\n"
-            "print('open', flush=True); time.sleep(60)"
-        ), str(folder / "results.h5")],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "open"
+    with results_log_held_open(folder / "results.h5"):
         proc = run_mpi(3, "resume_run.py", tmp_path / "root", "run", "ga", tmp_path / "x.json", "gens=2",
                        "checkpoint=True", timeout=60)
-    finally:
-        holder.kill()
-        holder.wait()
     assert proc.returncode != 0 and "LogInUseError" in proc.stderr, proc.stderr
     assert digest(folder / "trajectory.pickle") == before["trajectory.pickle"]
     assert not (tmp_path / "x.json").exists() and not (tmp_path / "root" / "other").exists()

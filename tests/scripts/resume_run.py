@@ -29,6 +29,7 @@ from mpil2l.optimizers import (
     SimulatedAnnealingOptimizer,
     SimulatedAnnealingParameters,
 )
+from toy_run import parse
 
 
 class SlowBowl(Optimizee):
@@ -73,15 +74,6 @@ def build(kind, traj, optimizee, pop, gens):
     else:
         raise SystemExit(f"unknown optimizer {kind!r}")
     return cls(traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func)
-
-
-def parse(value):
-    for convert in (int, float):
-        try:
-            return convert(value)
-        except ValueError:
-            pass
-    return {"True": True, "False": False}.get(value, value)
 
 
 def main():
