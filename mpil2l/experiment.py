@@ -612,7 +612,8 @@ class Experiment:
             payload = ckpt.load(data, repr(path))
             history = ckpt.assemble(payload, lambda offset, n: read_history(group, offset, n, path))
         data = pickle.dumps(payload, protocol=ckpt.PROTOCOL)
-        return _Resume(repr(path), data, os.path.abspath(path), payload["next_generation"], history)
+        log_path = self._own_log_path() if in_place else os.path.abspath(path)
+        return _Resume(repr(path), data, log_path, payload["next_generation"], history)
 
     def _restore(self, optimizer):
         """Puts the checkpoint's optimizer state, trajectory and runtime state in place, once
