@@ -175,7 +175,12 @@ def results_log_path(checkpoint):
 
 def differences(saved, current, path=""):
     """The names under which two values (dicts, sequences, arrays, random generators, objects
-    with attributes) differ; empty if they are equal."""
+    with attributes) differ; empty if they are equal.
+
+    Example:
+        >>> differences({"pop_size": 6, "x": np.zeros(2), "seed": 1}, {"pop_size": 8, "x": np.zeros(2), "seed": 1.0})
+        ['pop_size']
+    """
     if isinstance(saved, np.random.Generator) and isinstance(current, np.random.Generator):
         return differences(saved.bit_generator.state, current.bit_generator.state, path)
     if type(saved) is not type(current) and not (_is_number(saved) and _is_number(current)):

@@ -70,6 +70,14 @@ def every_optimizer():
     )
 
 
+def test_docstring_examples():
+    import doctest
+
+    import mpil2l.checkpoint
+
+    assert doctest.testmod(mpil2l.checkpoint).failed == 0
+
+
 def test_every_optimizer_has_a_resume_case():
     assert every_optimizer() == sorted(CASES), "add the new optimizer to CASES"
 
