@@ -421,7 +421,16 @@ class Experiment:
             self._take_result(replay, task, value, fitness, attempts, failed, log=False)
         done = {(task.ind_idx, task.attempt) for task, _ in reused}
         fresh = [task for task in tasks if (task.ind_idx, 0) not in done]
-        if fresh:
+        if self.comm.Get_size() == 1 or not self.multiprocessing:
+            # rank 0 evaluates a run when it is submitted: one at a time, so that each
+            # result reaches the log (and a kill loses one evaluation, not the generation)
+            for task in fresh:
+                scheduler.submit_run(task)
+                for done_task, value in scheduler.get_finished_runs():
+                    self._take_result(scheduler, done_task, value, fitness, attempts, failed)
+                if self.results_log is not None and self._unflushed_since is not None and self._flush_due():
+                    self._flush_log()
+        elif fresh:
             scheduler.submit_runs(fresh, static=self.runner_params["dispatch"] == "static")
         for task, avoid in replay.runs:
             if (task.ind_idx, task.attempt) not in done:
