@@ -314,7 +314,9 @@ class Experiment:
             limits=Limits(rp["timeout"], rp["memory_limit_mb"]),
         )
         self.results_log = None
-        self._run_started = False
+        self._run_started = self._updating = self._checkpoint_failed = False
+        self._last_checkpoint = self._checkpointed = self._next_generation = None
+        self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
         try:
             with terminate_on_signals():
                 if self._resume is not None:
@@ -565,7 +567,7 @@ class Experiment:
                     logger.error("could not checkpoint the finished generations: %s", save_error)
             if self._last_checkpoint is not None and self.results_log is not None and not self.results_log.closed:
                 payload = pickle.loads(self._last_checkpoint[1])
-                ckpt.assemble(payload, self.results_log.read_checkpoint_history)
+                ckpt.assemble(payload, self.results_log.read_checkpoint_history)  # none if it holds them
                 traj = payload["traj"]
                 traj.resume_state = self._last_checkpoint[0]
             traj.f_add_result("interrupted", f"{type(exc).__name__}: {exc}")
@@ -649,6 +651,8 @@ class Experiment:
         experiment = payload["experiment"]
         self.best = experiment["best"]
         self._first_attempt_seen = experiment["first_attempt_seen"]
+        # what end_experiment and an interruption save until this run checkpoints anew
+        self._last_checkpoint = ({k: v for k, v in payload.items() if k != "traj"}, self._resume.data)
 
     def _save_checkpoint(self, optimizer, next_generation, force=False):
         """Saves the optimizer's state and the trajectory into the results log (atomically;

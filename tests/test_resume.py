@@ -261,6 +261,8 @@ def test_resuming_a_finished_run_evaluates_nothing(tmp_path):
     full, full_opt, _ = run(tmp_path, "full", case)
     again, again_opt, calls = run(tmp_path, "full", case, checkpoint=True)
     assert not calls and outcome(again, again_opt) == outcome(full, full_opt)
+    saved = Experiment.load_trajectory(tmp_path / "full" / "trajectory.pickle")
+    assert saved.resume_state["next_generation"] == len(full.individuals)
 
 
 def test_checkpoint_true_starts_a_run_that_does_not_exist(tmp_path):
