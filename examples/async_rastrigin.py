@@ -28,7 +28,7 @@ def main():
 
     experiment = AsyncExperiment(root_dir_path=args.root)
     name = "async-rastrigin-random" if args.random else "async-rastrigin"
-    traj, _ = experiment.prepare_experiment(name=name, resume=True)
+    traj, _ = experiment.prepare_experiment(name=name, checkpoint=True)
     (_, function), _ = BenchmarkedFunctions().get_function_by_index(0, noise=True)
     optimizee = FunctionGeneratorOptimizee(traj, function, seed=100)
     if args.random:

@@ -10,8 +10,8 @@ Resuming: the results log's rows are in the order the results arrived, and the l
 the optimizer) is deterministic given that order, so going through the rows again rebuilds
 its state. A checkpoint (the optimizer's state, the evaluations in
 flight and the loop's counters) is saved in the log's checkpoint slots every
-``checkpoint_interval`` seconds; rows are flushed every `FLUSH_INTERVAL` seconds. A resumed
-run restores the last checkpoint, replays the rows written after it (checking that each
+``checkpoint_interval`` seconds; rows are flushed as the generational loop flushes them
+(while rank 0 waits, at most every 50 ms). A resumed run restores the last checkpoint, replays the rows written after it (checking that each
 matches what the optimizer proposes), and re-submits what was in flight: an evaluation
 whose row reached the file is never run again.
 """
@@ -20,13 +20,15 @@ import json
 import logging
 import os
 import pickle
+import shutil
 import time
 
 import numpy as np
 
 from .conversion import dict_to_list
 from .errors import JobTerminated
-from .evaluation import Simulation, Task, attempt_record
+from . import checkpoint as ckpt
+from .evaluation import Simulation, Task
 from .experiment import RESULTS_LOG_NAME, Experiment, _cost_for_crash, _raise_failure, _short
 from .isolation import Limits
 from .logs import logger
@@ -35,15 +37,14 @@ from .optimizers.optimizer import check_bool, check_int, check_positive
 from .runs import RunValue, StatusType
 from .scheduler import Scheduler
 from .spmd import mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
-from .storage import ResultsLog, ResultsLogError
+from .storage import ResultsLog
 from .storage.reader import open_log, read_attempts
-from .storage.results_log import load_checkpoint_slots
+from .storage.results_log import _check_not_in_use, load_checkpoint_slots
 from .worker import serve
 
 CHECKPOINT_KIND = "mpil2l-async"
 CHECKPOINT_VERSION = 1
 DEFAULT_CHECKPOINT_INTERVAL = 60.0  # seconds between checkpoints
-FLUSH_INTERVAL = 0.5  # seconds between flushes of the attempt rows
 GENERATION = 0  # the generation column of every attempt row: an asynchronous run has none
 
 
@@ -66,7 +67,8 @@ class AsyncExperiment(Experiment):
     (`mpil2l.optimizers.AskTellOptimizer`), every other rank evaluates, and a worker gets
     a new candidate the moment it returns a result.
 
-    Use it as `Experiment`: `prepare_experiment` takes the same keywords plus ``resume``,
+    Use it as `Experiment`: `prepare_experiment` takes the same keywords (``checkpoint``:
+    ``True`` or the path of a run folder or its results log; the run goes on from that log),
     and `run_experiment` takes the evaluation budget. ``runner_params`` mean what they mean
     for the generational loop (a failed attempt is retried on another worker up to
     ``max_retries`` times, then the candidate gets ``cost_for_crash``), except ``dispatch``:
@@ -89,7 +91,7 @@ class AsyncExperiment(Experiment):
     Example (``mpiexec -n 4 python script.py``)::
 
         experiment = AsyncExperiment("results")
-        traj, _ = experiment.prepare_experiment(name="async", resume=True)
+        traj, _ = experiment.prepare_experiment(name="async", checkpoint=True)
         optimizee = FunctionGeneratorOptimizee(traj, function, seed=1)
         optimizer = SteadyStateOptimizer(optimizee.create_individual, (-1.0,),
                                          SteadyStateParameters(seed=0), optimizee.bounding_func)
@@ -99,7 +101,8 @@ class AsyncExperiment(Experiment):
 
     def __init__(self, root_dir_path, comm=None):
         super().__init__(root_dir_path, comm)
-        self.resume = False
+        self._checkpoint_source = None  # prepare_experiment's checkpoint=
+        self._resume_log = None  # rank 0: the results log to go on from, if any
         self.budget = None
         self.n_replayed = 0  # rows replayed from the log when the run resumed
         self._in_flight = {}  # number -> the Task of its current attempt
@@ -111,22 +114,44 @@ class AsyncExperiment(Experiment):
         self._optimizer = None
 
     def _prepare(self, **kwargs):
-        resume = kwargs.pop("resume", False)
-        if not isinstance(resume, bool):
-            raise ValueError(f"resume must be True or False, got {resume!r}")
-        if resume and kwargs.get("overwrite"):
-            raise ValueError("resume=True and overwrite=True exclude each other: resume keeps the run folder")
-        if kwargs.get("checkpoint") is not None:
-            raise TypeError("an asynchronous run resumes from its results log: pass resume=True, not checkpoint=")
-        self.resume = resume
+        checkpoint = kwargs.pop("checkpoint", None)
+        if checkpoint is False:
+            checkpoint = None
+        if checkpoint is not None and checkpoint is not True and not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(
+                "an asynchronous run goes on from its results log: checkpoint must be True or a path to a run "
+                f"folder or its results.h5, got {type(checkpoint).__name__}"
+            )
+        self._checkpoint_source = checkpoint
         return super()._prepare(**kwargs)
 
     def _create_run_folder(self, overwrite, log_stdout):
-        if self.resume and os.path.isdir(self.paths.output_dir_path):
+        """Creates the run folder, or keeps it (``checkpoint=True`` or its own path), or
+        creates it with a copy of another run's log (``checkpoint=<path>``)."""
+        source, own = self._checkpoint_source, self._own_log_path()
+        self._resume_log = None
+        if source is True and not os.path.lexists(self.paths.output_dir_path):
+            logger.info("checkpoint=True: no run folder %s yet; starting the run", self.paths.output_dir_path)
+            source = None
+        if source is None:
+            return super()._create_run_folder(overwrite, log_stdout)
+        path = own if source is True else ckpt.results_log_path(source)
+        if source is True or os.path.realpath(path) == os.path.realpath(own):
+            if overwrite:
+                raise ckpt.ResumeError(
+                    f"checkpoint={source!r} goes on in the run folder {self.paths.output_dir_path!r}; "
+                    "overwrite=True would delete it: pass one or the other"
+                )
             if log_stdout:
                 os.makedirs(self.paths.logs_path, exist_ok=True)
+            if os.path.exists(own):
+                _check_not_in_use(own)
+                self._resume_log = own
             return
+        _check_not_in_use(path)
         super()._create_run_folder(overwrite, log_stdout)
+        shutil.copyfile(path, own)
+        self._resume_log = own
 
     def run_experiment(self, optimizer, optimizee, budget, max_pending=None,
                        checkpoint_interval=DEFAULT_CHECKPOINT_INTERVAL, ordered=False):
@@ -155,7 +180,7 @@ class AsyncExperiment(Experiment):
         Raises:
             RuntimeError: `prepare_experiment` was not called.
             TypeError, ValueError: a bad argument (on every rank).
-            ResultsLogError: on resume, the log does not belong to this optimizer.
+            ResumeError: on resume, the log does not belong to this optimizer (a ValueError).
             Any exception of the optimizer, or of `simulate` where the runner parameters
             make it end the run, on rank 0 (every rank stops).
         """
@@ -192,7 +217,7 @@ class AsyncExperiment(Experiment):
                                 checkpoint_interval)
         except BaseException as exc:
             if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
-                write_stderr(f"mpil2l: {exc or 'interrupted'}; stopping every rank (resume=True goes on)\n")
+                write_stderr(f"mpil2l: {exc or 'interrupted'}; stopping every rank (checkpoint=True goes on)\n")
             else:
                 print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
             self._save_interrupted(exc)
@@ -223,10 +248,11 @@ class AsyncExperiment(Experiment):
     # -- rank 0 --------------------------------------------------------------------------
 
     def _save_interrupted(self, exc):
-        # A run that failed before its log was open (a log of another run, a bad budget) has
-        # nothing to save, and must not replace the trajectory of the run it found.
+        # What an asynchronous run finished is in its results log (flushed on the way out),
+        # which checkpoint=True goes on from; a run that failed before opening it (the log of
+        # another run, a smaller budget) must not write over what it found.
         if self.results_log is not None:
-            super()._save_interrupted(exc)
+            logger.warning("the finished evaluations are in %s: checkpoint=True goes on from there", self.results_log.path)
 
     def _check_run_arguments(self, optimizer, optimizee, budget, max_pending, checkpoint_interval, ordered):
         if not isinstance(optimizer, AskTellOptimizer):
@@ -262,25 +288,19 @@ class AsyncExperiment(Experiment):
         started = time.monotonic()
         deadline = None if self.time_limit is None else started + self.time_limit
         self._refill(submitter, deadline)
-        last_flush = last_checkpoint = started
+        last_checkpoint = started
         while self._in_flight:
-            scheduler.wait()
-            for task, value in scheduler.get_finished_runs():
-                self.results_log.append_attempts([attempt_record(task, value)], [task.params])
+            for task, value in self._wait_for_results(scheduler):  # flushes the log while idle
                 self._on_attempt(submitter, task, value, deadline)
-            now = time.monotonic()
-            if now - last_checkpoint >= checkpoint_interval:
-                self._save_checkpoint()
-                self._report()
-                last_checkpoint = last_flush = now
-            elif now - last_flush >= FLUSH_INTERVAL:
-                self.results_log.flush()
-                last_flush = now
+            if time.monotonic() - last_checkpoint >= checkpoint_interval:
+                self._save_state()
+                self._report_progress()
+                last_checkpoint = time.monotonic()
         if deadline is not None and optimizer.n_asked < budget:
             logger.warning("time limit of %g s reached after %d of %d evaluations", self.time_limit,
                            optimizer.n_told, budget)
-        self._save_checkpoint()
-        self._report()
+        self._save_state()
+        self._report_progress()
 
     def _refill(self, submitter, deadline=None):
         """Asks for candidates until `_slots` are asked and not told, or the budget is used
@@ -292,17 +312,15 @@ class AsyncExperiment(Experiment):
             (candidate,) = optimizer.ask(1)
             submitter.submit_run(Task(GENERATION, candidate.number, 0, candidate.params))
 
-    def _on_attempt(self, submitter, task, value, deadline=None):
-        """One finished attempt: retried, or its candidate's final result told; then the
-        freed slot is refilled."""
-        first, self._first_attempt_seen = not self._first_attempt_seen, True
-        if value.status == StatusType.SUCCESS:
-            fitness = value.cost
-        elif self._retry(submitter, task, value, first):
-            return
-        else:
-            fitness = self._cost_for_crash
-            self._n_failed += 1
+    def _on_attempt(self, submitter, task, value, deadline=None, log=True):
+        """One finished attempt, logged (unless replayed from the log): retried, or its
+        candidate's final result told; then the freed slot is refilled."""
+        final, failed = {}, []
+        self._take_result(submitter, task, value, final, [], failed, log=log)
+        if not final:
+            return  # retried
+        fitness = final[task.ind_idx]
+        self._n_failed += len(failed)
         del self._in_flight[task.ind_idx]
         self._n_final += 1
         if self._n_failed == self._n_final >= min(self._slots, self.budget):
@@ -316,7 +334,7 @@ class AsyncExperiment(Experiment):
             optimizer.tell([(number, self._arrived.pop(number))])
             self._refill(submitter, deadline)
 
-    def _report(self):
+    def _report_progress(self):
         optimizer = self._optimizer
         if optimizer.best_number is None:
             return
@@ -335,16 +353,19 @@ class AsyncExperiment(Experiment):
         """Creates the results log, or on resume restores the checkpoint, replays the rows
         after it and reopens the log for appending."""
         path = os.path.join(self.paths.output_dir_path, RESULTS_LOG_NAME)
-        if self.resume and os.path.exists(path):
+        if self._resume_log is not None:
             checkpoint, rows, start = _read_for_resume(path)
             if checkpoint is not None:
-                self._restore(checkpoint, path)
+                self._restore_state(checkpoint, path)
                 self._replay(rows, start, path)
                 if budget < self._optimizer.n_asked:
                     raise ValueError(
                         f"budget must be >= {self._optimizer.n_asked}, the evaluations this run has started; got {budget}"
                     )
-                self.results_log = ResultsLog.open_for_resume(path, rollback=False)
+                # the job that wrote it is over: prepare_experiment found no live writer on this
+                # host, and one on another host cannot be asked
+                self.results_log = ResultsLog.open_for_resume(path, rollback=False, break_lock=True)
+                self._unflushed_since, self._last_flush, self._flush_seconds = None, time.monotonic(), 0.0
                 logger.info(
                     "resuming %s: %d evaluations done (%d replayed from the log), %d re-submitted",
                     path, self._optimizer.n_told, len(rows["ind_idx"]), len(self._in_flight),
@@ -353,12 +374,13 @@ class AsyncExperiment(Experiment):
         optimizer = self._optimizer
         weights = optimizer.optimizee_fitness_weights
         spec = optimizer.spec or dict_to_list(optimizee.create_individual(), get_dict_spec=True)[1]
+        self._unflushed_since, self._last_flush, self._flush_seconds = None, time.monotonic(), 0.0
         self.results_log = ResultsLog.create(path, len(weights), spec, overwrite=True, fitness_weights=weights)
         self.results_log.write_parameters(self.traj)
         self.budget, self._slots = budget, slots
-        self._save_checkpoint()
+        self._save_state()
 
-    def _save_checkpoint(self):
+    def _save_state(self):
         optimizer = self._optimizer
         state = {
             "kind": CHECKPOINT_KIND,
@@ -375,12 +397,12 @@ class AsyncExperiment(Experiment):
             "n_failed": self._n_failed,
             "first_attempt_seen": self._first_attempt_seen,
         }
-        self.results_log.save_checkpoint(pickle.dumps(state))
+        self.results_log.save_checkpoint(pickle.dumps(state, protocol=ckpt.PROTOCOL))
 
-    def _restore(self, checkpoint, path):
+    def _restore_state(self, checkpoint, path):
         optimizer = self._optimizer
         if checkpoint.get("optimizer") != type(optimizer).__name__:
-            raise ResultsLogError(
+            raise ckpt.ResumeError(
                 f"{path!r} holds a run of {checkpoint.get('optimizer')}, not of {type(optimizer).__name__}; "
                 "resume it with the same optimizer, or start a new run"
             )
@@ -411,11 +433,11 @@ class AsyncExperiment(Experiment):
                     or task.attempt != attempt
                     or not np.array_equal(dict_to_list(_unprefixed(task.params)), rows["params"][i])
                 ):
-                    raise ResultsLogError(
+                    raise ckpt.ResumeError(
                         f"{path!r}: attempt row {start + i} (evaluation {number}, attempt {attempt}) is not what "
                         "this optimizer proposes there; was the run started with another seed or other parameters?"
                     )
-                self._on_attempt(submitter, task, _logged_value(rows, i))
+                self._on_attempt(submitter, task, _logged_value(rows, i), log=False)
         finally:
             logger.setLevel(level)
         self.n_replayed = len(rows["ind_idx"])
@@ -431,11 +453,11 @@ def _read_for_resume(path):
     try:
         checkpoint = pickle.loads(data)
     except Exception as exc:
-        raise ResultsLogError(f"{path!r}: the checkpoint cannot be read: {exc}") from None
+        raise ckpt.ResumeError(f"{path!r}: the checkpoint cannot be read: {exc}") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("kind") != CHECKPOINT_KIND:
-        raise ResultsLogError(f"{path!r} is not the log of an asynchronous run; resume it with Experiment")
+        raise ckpt.ResumeError(f"{path!r} is not the log of an asynchronous run; resume it with Experiment")
     if checkpoint.get("version") != CHECKPOINT_VERSION:
-        raise ResultsLogError(f"{path!r}: checkpoint version {checkpoint.get('version')} is not {CHECKPOINT_VERSION}")
+        raise ckpt.ResumeError(f"{path!r}: checkpoint version {checkpoint.get('version')} is not {CHECKPOINT_VERSION}")
     counts = attrs.get("counts", b"{}")
     start = int(json.loads(counts.decode() if isinstance(counts, bytes) else counts).get("attempts", 0))
     return checkpoint, read_attempts(path, start=start), start

@@ -184,7 +184,7 @@ def test_resume_after_a_kill_goes_on_without_rerunning_finished_evaluations(
     assert 0 < len(before["ind_idx"]) < budget, "killed mid-run, with rows flushed"
     done_before = {n for n, s in zip(before["ind_idx"].tolist(), before["status"]) if s == SUCCESS}
 
-    resumed, report = run_async(tmp_path, 3, *args, "run=2", "resume=True")
+    resumed, report = run_async(tmp_path, 3, *args, "run=2", "checkpoint=True")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stdout
     rows = attempts(tmp_path)
@@ -214,10 +214,17 @@ def test_resume_after_a_kill_goes_on_without_rerunning_finished_evaluations(
 def test_resuming_a_finished_run_with_a_larger_budget_goes_on(tmp_path):
     proc, _ = run_async(tmp_path, 2, "opt=steady", "budget=20")
     assert proc.returncode == 0, proc.stderr
-    proc, report = run_async(tmp_path, 2, "opt=steady", "budget=35", "resume=True")
+    proc, report = run_async(tmp_path, 2, "opt=steady", "budget=35", "checkpoint=True")
     assert proc.returncode == 0, proc.stderr
     assert sorted(attempts(tmp_path)["ind_idx"].tolist()) == list(range(35))
     assert report["n_replayed"] == 0
+    # another run folder goes on from a copy of this one's log, which stays as it is
+    other = tmp_path / "other"
+    proc = run_mpi(3, "async_run.py", other, tmp_path / "other.json", "opt=steady", "budget=50",
+                   f"checkpoint={tmp_path / 'root' / 'async'}")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(read_attempts(other / "async" / "results.h5")["ind_idx"].tolist()) == list(range(50))
+    assert sorted(attempts(tmp_path)["ind_idx"].tolist()) == list(range(35))
 
 
 @pytest.mark.parametrize(
@@ -229,7 +236,8 @@ def test_resuming_a_finished_run_with_a_larger_budget_goes_on(tmp_path):
         (["checkpoint_interval=0"], "checkpoint_interval must be > 0"),
         (["pop_size=-3"], "pop_size must be >= 1, got -3"),
         (["rp.dispatch=static"], "'dynamic' only"),
-        (["resume=True", "overwrite=True"], "exclude each other"),
+        (["checkpoint=5"], "checkpoint must be True or a path to a run folder or its results.h5, got int"),
+        (["checkpoint=/nonexistent/run"], "no such results log or run folder"),
     ],
 )
 def test_bad_input_fails_on_every_rank_with_a_clear_error(tmp_path, options, message):
@@ -246,11 +254,13 @@ def test_resuming_with_another_optimizer_fails_and_leaves_the_log_alone(tmp_path
     assert proc.returncode == 0, proc.stderr
     folder = tmp_path / "root" / "async"
     before = {name: (folder / name).read_bytes() for name in ("results.h5", "trajectory.pickle")}
-    proc, _ = run_async(tmp_path, 2, "opt=random", "budget=30", "resume=True")
+    proc, _ = run_async(tmp_path, 2, "opt=random", "budget=30", "checkpoint=True")
     assert proc.returncode != 0
     assert "holds a run of SteadyStateOptimizer, not of AsyncRandomSearch" in proc.stderr
-    proc, _ = run_async(tmp_path, 2, "opt=steady", "budget=10", "resume=True")
+    proc, _ = run_async(tmp_path, 2, "opt=steady", "budget=10", "checkpoint=True")
     assert proc.returncode != 0 and "budget must be >= 20" in proc.stderr
+    proc, _ = run_async(tmp_path, 2, "opt=steady", "budget=30", "checkpoint=True", "overwrite=True")
+    assert proc.returncode != 0 and "overwrite=True would delete it" in proc.stderr
     assert {name: (folder / name).read_bytes() for name in before} == before, "the finished run is untouched"
     assert not leftover_processes("async_run.py")
 

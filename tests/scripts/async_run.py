@@ -11,7 +11,7 @@ usage: async_run.py ROOT OUT_JSON [key=value ...]
   seed=0 pop_size=10    optimizer parameters (pop_size: steady-state only)
   max_pending=N checkpoint_interval=S ordered=True
   rp.KEY=VALUE          runner_params[KEY]
-  anything else goes to prepare_experiment (resume=True, ...)
+  anything else goes to prepare_experiment (checkpoint=True, ...)
 """
 
 import json
