@@ -21,7 +21,9 @@ or the order. The methods, in one MPI job, alternating in each of ``--repeats`` 
 For each: wall time of ``run_experiment`` (start-up of the evaluation processes and
 shutdown included), its ratio to the GA's, worker utilisation = sum of the evaluations' run
 times / (workers x wall time), the same over the evaluations' span only (first start to last
-end: without start-up and shutdown), and the best fitness reached (lower is better). Each
+end: without start-up and shutdown), the time from the start of ``run_experiment`` to the
+first evaluation's start and from the last evaluation's end to its return, and the best
+fitness reached (lower is better). Each
 number is the median over the rounds. The evaluation count E of the GA can differ between
 rounds slightly (it evaluates only changed individuals); the asynchronous runs of a round
 take that round's E.
@@ -113,18 +115,18 @@ def run_one(comm, root, method, setting, budget, isolation):
                                       bound)
         run = dict(optimizer=optimizer, optimizee=optimizee, budget=budget)
     section_barrier(comm)
-    t0 = time.perf_counter()
+    t0, epoch0 = time.perf_counter(), time.time()
     experiment.run_experiment(**run)
-    wall = time.perf_counter() - t0
+    wall, epoch1 = time.perf_counter() - t0, time.time()
     experiment.end_experiment(optimizer)
     if comm.Get_rank() != 0:
         return None
     rows = read_attempts(os.path.join(root, name, "results.h5"))
     shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-    return wall, rows
+    return wall, rows, epoch0, epoch1
 
 
-def measure(wall, rows, n_workers):
+def measure(wall, rows, epoch0, epoch1, n_workers):
     busy = float(np.sum(rows["runtime"]))
     span = float(np.max(rows["end"]) - np.min(rows["start"]))
     return {
@@ -132,6 +134,8 @@ def measure(wall, rows, n_workers):
         "wall_s": wall,
         "utilisation": busy / (n_workers * wall),
         "utilisation_span": busy / (n_workers * span),
+        "start_s": float(np.min(rows["start"])) - epoch0,
+        "tail_s": epoch1 - float(np.max(rows["end"])),
         "best_fitness": float(np.nanmin(rows["fitness"][:, 0])),
     }
 
@@ -169,12 +173,14 @@ def main():
           f"(median {setting['median'] * 1e3:g} ms, sigma {SIGMA:g}), GA {setting['pop']} x {setting['gens']}, "
           f"median of {args.repeats} round(s), {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f}\n")
-    print("| method | evaluations | wall s | wall / GA | utilisation (wall) | utilisation (span) | best fitness |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| method | evaluations | wall s | wall / GA | utilisation (wall) | utilisation (span) | first start s | "
+          "after last end s | best fitness |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for m in METHODS:
         x = median[m]
         print(f"| {m} | {x['evaluations']:.0f} | {x['wall_s']:.3f} | {x['wall_s'] / ga['wall_s']:.2f} | "
-              f"{x['utilisation']:.3f} | {x['utilisation_span']:.3f} | {x['best_fitness']:.3g} |")
+              f"{x['utilisation']:.3f} | {x['utilisation_span']:.3f} | {x['start_s']:.3f} | {x['tail_s']:.3f} | "
+              f"{x['best_fitness']:.3g} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"setting": setting, "workers": n_workers, "rounds": results, "median": median}, f, indent=1)
