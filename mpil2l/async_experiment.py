@@ -25,18 +25,15 @@ import time
 
 import numpy as np
 
-from .conversion import dict_to_list
-from .errors import JobTerminated
 from . import checkpoint as ckpt
-from .evaluation import Simulation, Task
-from .experiment import RESULTS_LOG_NAME, Experiment, _cost_for_crash, _raise_failure, _short
-from .isolation import Limits
+from .conversion import dict_to_list
+from .evaluation import Task
+from .experiment import RESULTS_LOG_NAME, Experiment, _raise_failure, _short
 from .logs import logger
 from .optimizers.asktell import AskTellOptimizer
 from .optimizers.optimizer import check_bool, check_int, check_positive
 from .runs import RunValue, StatusType
-from .scheduler import Scheduler
-from .spmd import mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
+from .spmd import mark_on_every_rank, terminate_on_signals
 from .storage import ResultsLog
 from .storage.reader import open_log, read_attempts
 from .storage.results_log import _check_not_in_use, load_checkpoint_slots
@@ -196,34 +193,15 @@ class AsyncExperiment(Experiment):
         if not self.is_root:
             serve(self.comm)
             return
-        weights = optimizer.optimizee_fitness_weights
-        rp = self.runner_params
-        self._cost_for_crash = _cost_for_crash(rp["cost_for_crash"], weights)
-        self._first_attempt_seen = False
         self._optimizer = optimizer
-        target = Simulation(optimizee, self.traj.parameters_only(), len(weights), rp["allow_nonfinite"])
-        scheduler = Scheduler(
-            target,
-            self.comm,
-            max_workers=rp["max_workers"],
-            in_process=not self.multiprocessing,
-            isolation=rp["isolation"],
-            limits=Limits(rp["timeout"], rp["memory_limit_mb"]),
-        )
-        self.results_log = None
+        scheduler = self._start_scheduler(optimizee, optimizer.optimizee_fitness_weights)
+        self._run_started = False  # set once the log is open: a run that fails before leaves files as they were
         try:
             with terminate_on_signals():
                 self._run_async(scheduler, optimizee, budget, max_pending or scheduler.num_workers(),
                                 checkpoint_interval)
         except BaseException as exc:
-            if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
-                write_stderr(f"mpil2l: {exc or 'interrupted'}; stopping every rank (checkpoint=True goes on)\n")
-            else:
-                print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
-            self._save_interrupted(exc)
-            self._close_results_log()
-            scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
-            raise mark_reported(exc)
+            self._abort_run(scheduler, exc)
         scheduler.shutdown()
 
     def end_experiment(self, optimizer):
@@ -249,10 +227,8 @@ class AsyncExperiment(Experiment):
 
     def _save_interrupted(self, exc):
         # What an asynchronous run finished is in its results log (flushed on the way out),
-        # which checkpoint=True goes on from; a run that failed before opening it (the log of
-        # another run, a smaller budget) must not write over what it found.
-        if self.results_log is not None:
-            logger.warning("the finished evaluations are in %s: checkpoint=True goes on from there", self.results_log.path)
+        # which checkpoint=True goes on from.
+        logger.warning("the finished evaluations are in %s: checkpoint=True goes on from there", self.results_log.path)
 
     def _check_run_arguments(self, optimizer, optimizee, budget, max_pending, checkpoint_interval, ordered):
         if not isinstance(optimizer, AskTellOptimizer):
@@ -279,6 +255,7 @@ class AsyncExperiment(Experiment):
         submitter = _Submitter(self._in_flight, scheduler)
         ordered = self._ordered
         self._open_log(optimizee, budget, slots)
+        self._run_started = True
         self.budget, self._slots, self._ordered = budget, slots, ordered
         if not ordered:  # resumed from an ordered run: what waited for earlier results goes in now
             for number in sorted(self._arrived):

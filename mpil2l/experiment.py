@@ -296,24 +296,7 @@ class Experiment:
         logger.debug("optimizer parameters: %s", optimizer_parameters)
         logger.debug("optimizee parameters: %s", optimizee_parameters)
         weights = getattr(optimizer, "optimizee_fitness_weights", None)
-        rp = self.runner_params
-        self._cost_for_crash = _cost_for_crash(rp["cost_for_crash"], weights)
-        self._first_attempt_seen = False
-        target = Simulation(
-            optimizee,
-            self.traj.parameters_only(),
-            None if weights is None else len(weights),
-            allow_nonfinite=rp["allow_nonfinite"],
-        )
-        scheduler = Scheduler(
-            target,
-            self.comm,
-            max_workers=rp["max_workers"],
-            in_process=not self.multiprocessing,
-            isolation=rp["isolation"],
-            limits=Limits(rp["timeout"], rp["memory_limit_mb"]),
-        )
-        self.results_log = None
+        scheduler = self._start_scheduler(optimizee, weights)
         self._run_started = self._updating = self._checkpoint_failed = False
         self._last_checkpoint = self._checkpointed = self._next_generation = None
         self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
@@ -325,16 +308,43 @@ class Experiment:
                 self._run_started = True
                 self._run_generations(scheduler, optimizer)
         except BaseException as exc:
-            if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
-                write_stderr(f"mpil2l: {exc or 'interrupted'}; stopping every rank\n")
-            else:
-                print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
-            if self._run_started:  # a run that could not start leaves every file as it was
-                self._save_interrupted(exc)
-            self._close_results_log()
-            scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
-            raise mark_reported(exc)
+            self._abort_run(scheduler, exc)
         scheduler.shutdown()
+
+    def _start_scheduler(self, optimizee, weights):
+        """Rank 0: the workers' target (`Simulation`) and the `Scheduler` with the runner
+        parameters in force; resets the failure bookkeeping and the results log."""
+        rp = self.runner_params
+        self._cost_for_crash = _cost_for_crash(rp["cost_for_crash"], weights)
+        self._first_attempt_seen = False
+        target = Simulation(
+            optimizee,
+            self.traj.parameters_only(),
+            None if weights is None else len(weights),
+            allow_nonfinite=rp["allow_nonfinite"],
+        )
+        self.results_log = None
+        return Scheduler(
+            target,
+            self.comm,
+            max_workers=rp["max_workers"],
+            in_process=not self.multiprocessing,
+            isolation=rp["isolation"],
+            limits=Limits(rp["timeout"], rp["memory_limit_mb"]),
+        )
+
+    def _abort_run(self, scheduler, exc):
+        """Rank 0, after `exc` ended the run: says why, keeps what the run finished (if it
+        started), closes the log, stops every worker and re-raises."""
+        if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
+            write_stderr(f"mpil2l: {exc or 'interrupted'}; stopping every rank\n")
+        else:
+            print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
+        if self._run_started:  # a run that could not start leaves every file as it was
+            self._save_interrupted(exc)
+        self._close_results_log()
+        scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
+        raise mark_reported(exc)
 
     def end_experiment(self, optimizer):
         """Ends the run: calls ``optimizer.end(traj)`` and saves the trajectory to
