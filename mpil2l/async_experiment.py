@@ -8,12 +8,12 @@ new candidate at once.
 
 Resuming: the results log's rows are in the order the results arrived, and the loop (and
 the optimizer) is deterministic given that order, so going through the rows again rebuilds
-its state. A checkpoint (the optimizer's state, the evaluations in
-flight and the loop's counters) is saved in the log's checkpoint slots every
-``checkpoint_interval`` seconds; rows are flushed as the generational loop flushes them
-(while rank 0 waits, at most every 50 ms). A resumed run restores the last checkpoint, replays the rows written after it (checking that each
-matches what the optimizer proposes), and re-submits what was in flight: an evaluation
-whose row reached the file is never run again.
+its state. A checkpoint (the optimizer's state, the evaluations in flight and the loop's
+counters) is saved in the log's checkpoint slots every ``checkpoint_interval`` seconds; rows
+are flushed as the generational loop flushes them (while rank 0 waits, at most every
+50 ms). A resumed run restores the last checkpoint, replays the rows written after it
+(checking that each matches what the optimizer proposes) and re-submits what was in flight:
+an evaluation whose row reached the file is never run again.
 """
 
 import json
