@@ -258,7 +258,12 @@ class Experiment:
         """
         if self.is_root:
             optimizer.end(self.traj)
-            if self.results_log is not None and getattr(optimizer, "best_individual", None) is not None:
+            best_individual = getattr(optimizer, "best_individual", None)
+            if (
+                self.results_log is not None
+                and best_individual is not None
+                and self._fits_results_log(best_individual, getattr(optimizer, "best_fitness", None))
+            ):
                 self.results_log.write_best(
                     optimizer.best_individual, optimizer.best_fitness, optimizer.best_weighted_fitness
                 )
@@ -371,8 +376,20 @@ class Experiment:
             return
         statistics = getattr(optimizer, "statistics", None)
         if statistics and statistics[-1].get("generation") == g:
-            self.results_log.append_generation(dict(statistics[-1], wall_seconds=seconds))
+            stats = dict(statistics[-1], wall_seconds=seconds)
+            if not self._fits_results_log(None, stats.get("best_fitness")):
+                stats["best_fitness"] = None  # stored as NaN
+            self.results_log.append_generation(stats)
         self.results_log.flush()
+
+    def _fits_results_log(self, individual, fitness):
+        """Whether an optimizer's best individual (None: not checked) and fitness have the
+        shape of an evaluation in the results log. They do not where one evaluation holds
+        several individuals (`MultiGradientDescentOptimizer` keeps its best per inner
+        individual); the log then keeps every evaluation but no per-individual best."""
+        if fitness is None or len(fitness) != self.results_log.n_objectives:
+            return False
+        return individual is None or dict_to_list(individual).size == self.results_log.n_params
 
     def _close_results_log(self):
         if self.results_log is not None and not self.results_log.closed:
