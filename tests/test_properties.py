@@ -80,7 +80,8 @@ def test_benchmark_bounding_moves_no_point_further_and_keeps_the_order(x, y):
     # the projection onto a box is monotone per coordinate and never lengthens a distance
     assert np.all((x <= y) <= (bx <= by))
     finite = np.isfinite(x) & np.isfinite(y)
-    assert np.all(np.abs(bx - by)[finite] <= np.abs(x - y)[finite])
+    with np.errstate(over="ignore"):  # x - y may overflow to inf, which still compares right
+        assert np.all(np.abs(bx[finite] - by[finite]) <= np.abs(x[finite] - y[finite]))
 
 
 def test_benchmark_bounding_keeps_nan_for_the_runtime_to_reject():
@@ -169,7 +170,7 @@ VALUES = st.one_of(
 INDIVIDUALS = st.dictionaries(KEYS, VALUES, max_size=6)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(individual=INDIVIDUALS)
 def test_dict_to_list_and_back_is_the_identity(individual):
     vector, spec = dict_to_list(individual, get_dict_spec=True)
@@ -201,7 +202,7 @@ def test_vector_is_laid_out_key_by_key_in_sorted_order(individual):
     assert cursor == vector.size
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(individual=INDIVIDUALS, data=st.data())
 def test_any_vector_of_the_right_length_fills_the_spec_and_others_are_refused(individual, data):
     _, spec = dict_to_list(individual, get_dict_spec=True)
