@@ -279,7 +279,7 @@ def summary(records):
 
 def markdown(ours, theirs, budget, seeds):
     lines = [
-        f"| optimizer | function | mpil2l | L2L |",
+        "| optimizer | function | mpil2l | L2L |",
         "| --- | --- | ---: | ---: |",
     ]
     for name in ours:
