@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -49,3 +50,21 @@ def leftover_processes(marker, grace=5.0):
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.1)
+
+
+@contextmanager
+def results_log_held_open(path):
+    """Inside the block, another live process holds the results log at `path` open for
+    writing, as a second run would."""
+    code = (
+        "import sys, time; from mpil2l.storage import ResultsLog\n"
+        "log = ResultsLog.open_for_resume(sys.argv[1], rollback=False)\n"
+        "print('open', flush=True); time.sleep(120)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
