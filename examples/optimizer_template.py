@@ -153,7 +153,8 @@ class AdaptiveRandomSearchOptimizer(Optimizer):
         self.g += 1
         self._expand_trajectory(traj)
 
-    # Checkpointing: extend the base state with what this algorithm needs to go on.
+    # Checkpointing: without these two methods the base class saves every attribute; written
+    # out, the state is small and says what the algorithm needs to go on.
     def get_state(self):
         """The base state plus the centre, its fitness and sigma."""
         return dict(super().get_state(), centre=self.centre.copy(), centre_fitness=self.centre_fitness,
