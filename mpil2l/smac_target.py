@@ -75,17 +75,19 @@ class TargetCall:
         argv += ["--config"] + [item for k, v in sorted(values.items()) for item in (f"-{k}", str(v))]
         start, cpu_start = time.time(), _children_cpu_time()
         proc = subprocess.run(argv, capture_output=True, text=True)
+        command = " ".join(argv[: len(self.ta)])
         runtime, cpu_time = time.time() - start, _children_cpu_time() - cpu_start
         for line in reversed(proc.stdout.splitlines()):
             if line.startswith(RESULT_PREFIX):
                 data = json.loads(line[len(RESULT_PREFIX):])
                 name = str(data.get("status", "SUCCESS")).upper()
+                name = "SUCCESS" if name in ("SAT", "UNSAT") else name  # AClib's solver answers
                 if name not in StatusType.__members__:
-                    raise ValueError(f"{argv[0]} reported the unknown status {name!r} (known: {', '.join(StatusType.__members__)})")
+                    raise ValueError(f"{command} reported the unknown status {name!r} (known: SAT, UNSAT, {', '.join(StatusType.__members__)})")
                 runtime = data.get("runtime", runtime)
                 return StatusType[name], data.get("cost"), runtime, cpu_time, data.get("additional_info", {})
         raise RuntimeError(
-            f"{argv[0]} exited with code {proc.returncode} without a '{RESULT_PREFIX} {{json}}' line; "
+            f"{command} exited with code {proc.returncode} without a '{RESULT_PREFIX} {{json}}' line; "
             f"end of its stderr:\n{proc.stderr[-2000:]}"
         )
 
