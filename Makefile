@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 NP     ?= 4
 BIN    := $(VENV)/bin
-EXTRAS ?= mpich,test
+EXTRAS ?= mpich,test,smac
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench bench-smac clean
 
 venv: $(VENV)/.installed
 
@@ -25,6 +25,9 @@ test: venv
 
 bench: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/bench_runtime.py --np $(NP)
+
+bench-smac: venv
+	$(BIN)/mpiexec -n $(NP) $(BIN)/python scripts/bench_smac.py
 
 clean:
 	rm -rf $(VENV) demo-results *.egg-info

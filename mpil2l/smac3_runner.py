@@ -81,7 +81,7 @@ class SMAC3Runner(*_BASES):
 
     def __init__(self, scenario, target_function, comm=None, max_workers=None, isolation="process"):
         if _MISSING is not None:
-            raise ImportError(f"SMAC3Runner needs SMAC3 (smac>=2.0): pip install 'mpil2l[smac]' ({_MISSING})")
+            raise ImportError(f"SMAC3Runner needs SMAC3 (smac 2.x): pip install 'mpil2l[smac]' ({_MISSING})")
         if scenario.n_workers != 1:
             raise ValueError(
                 f"scenario.n_workers must be 1 with SMAC3Runner, got {scenario.n_workers}: the MPI ranks are the "

@@ -5,6 +5,7 @@ every worker busy, a refused scenario, and the module without smac installed."""
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -92,6 +93,16 @@ def test_a_scenario_with_dask_workers_is_refused_on_every_rank(four_ranks):
     assert [message.split(" (")[0] for message in four_ranks["refused"]] == [expected] * 4
 
 
+def test_smac_failing_on_rank_0_ends_every_rank(tmp_path):
+    pytest.importorskip("smac")
+    start = time.monotonic()
+    proc = run_mpi(4, "smac3_cases.py", "rank0_fails", tmp_path, timeout=120)
+    assert proc.returncode != 0
+    assert "RuntimeError: SMAC failed on rank 0" in proc.stderr
+    assert time.monotonic() - start < 60, "trials of 30 s were still running: the workers did not stop"
+    assert not leftover_processes("smac3_cases.py")
+
+
 def test_the_module_imports_without_smac_and_says_what_to_install():
     code = (
         "import sys; sys.modules['smac'] = None\n"
@@ -103,4 +114,4 @@ def test_the_module_imports_without_smac_and_says_what_to_install():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("SMAC3Runner needs SMAC3 (smac>=2.0): pip install 'mpil2l[smac]'")
+    assert out.stdout.startswith("SMAC3Runner needs SMAC3 (smac 2.x): pip install 'mpil2l[smac]'")

@@ -10,7 +10,7 @@ import time
 
 from ConfigSpace import Configuration, ConfigurationSpace
 from mpi4py import MPI
-from smac import AlgorithmConfigurationFacade, HyperparameterOptimizationFacade, Scenario
+from smac import AlgorithmConfigurationFacade, Callback, HyperparameterOptimizationFacade, Scenario
 from smac.runhistory import TrialInfo
 
 from mpil2l import SMAC3Runner
@@ -145,7 +145,33 @@ def refused(out, report):
     report["refused"] = MPI.COMM_WORLD.allgather(message)
 
 
-CASES = {"statuses": [statuses], "all": [statuses, facades, refused]}
+class FailWhenAllBusy(Callback):
+    """Stands for SMAC failing on rank 0 in mid-run: raises once every worker has a trial."""
+
+    def __init__(self, runner):
+        self.runner = runner
+
+    def on_iteration_start(self, smbo):
+        if self.runner.count_available_workers() == 0:
+            raise RuntimeError("SMAC failed on rank 0")
+
+
+def slow(config):
+    time.sleep(30)
+    return config["x"]
+
+
+def rank0_fails(out, report):
+    """An exception on rank 0 inside the block ends every rank, busy workers included."""
+    scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}, seed=0), n_trials=50, deterministic=True,
+                        output_directory=os.path.join(out, "smac"))
+    with SMAC3Runner(scenario, slow) as runner:
+        if runner is not None:
+            HyperparameterOptimizationFacade(scenario, runner, overwrite=True, logging_level=40,
+                                             callbacks=[FailWhenAllBusy(runner)]).optimize()
+
+
+CASES = {"statuses": [statuses], "all": [statuses, facades, refused], "rank0_fails": [rank0_fails]}
 
 if __name__ == "__main__":
     case, out = sys.argv[1:]
