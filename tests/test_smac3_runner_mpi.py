@@ -1,15 +1,17 @@
 """SMAC3's runner (smac 2.x) on MPI workers: every outcome of a trial on 1 and 4 ranks, SMAC's
 hyper-parameter optimization and algorithm configuration facades end to end on 4 ranks with
-every worker busy, a refused scenario, and the module without smac installed."""
+every worker busy, a refused scenario, rank 0 failing inside SMAC, the example, and the module
+without smac installed (the only test that runs when smac is missing; the others skip)."""
 
 import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from mpirun import leftover_processes, run_mpi
+from mpirun import MPIEXEC, leftover_processes, run_mpi
 
 
 def run_case(tmp_path, ranks, case, timeout=300):
@@ -115,3 +117,13 @@ def test_the_module_imports_without_smac_and_says_what_to_install():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("SMAC3Runner needs SMAC3 (smac 2.x): pip install 'mpil2l[smac]'")
+
+
+def test_the_smac3_example_runs_on_mpi_ranks(tmp_path):
+    pytest.importorskip("smac")
+    example = Path(__file__).parent.parent / "examples" / "smac3_hpo.py"
+    cmd = [str(MPIEXEC), "-n", "3", sys.executable, str(example), "--trials", "8", "--output", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SMAC3 on 2 MPI workers" in proc.stdout
+    assert "after 8 trials" in proc.stdout
