@@ -16,12 +16,15 @@ non-finite cost, or costs that do not match ``scenario.objectives`` are CRASHED 
 ``scenario.trial_memory_limit`` megabytes too (MEMORYOUT), both at the crash cost.
 """
 
+from functools import partial
+
 from .isolation import Limits
 from .runs import RunInfo, StatusType
 from .smac_runner import OnWorkers
 from .smac_target import TargetCall, all_finite, objective_costs
 
 try:
+    from ConfigSpace import Configuration
     from smac.runhistory import StatusType as SMACStatus
     from smac.runhistory import TrialInfo, TrialValue
     from smac.runner import AbstractRunner
@@ -98,7 +101,8 @@ class SMAC3Runner(*_BASES):
         self._supports_memory_limit = True
         self._status = _status_map()
         self._trials = {}  # id(run_info) -> (run_info, trial_info), submitted and not collected
-        self._open(TargetCall(target_function, _ARGUMENTS, preload=("ConfigSpace",)), comm, max_workers, isolation, Limits(None, memory))
+        make_config = partial(Configuration, scenario.configspace)
+        self._open(TargetCall(target_function, _ARGUMENTS, make_config), comm, max_workers, isolation, Limits(None, memory))
 
     @property
     def meta(self):
@@ -118,7 +122,7 @@ class SMAC3Runner(*_BASES):
         while self.count_available_workers() <= 0:
             self.wait()
         cutoff = trial_info.additional_info.get("cutoff", self._walltime_limit)
-        run_info = RunInfo(trial_info.config, trial_info.instance, seed=trial_info.seed, cutoff=cutoff,
+        run_info = RunInfo(dict(trial_info.config), trial_info.instance, seed=trial_info.seed, cutoff=cutoff,
                            budget=trial_info.budget)
         self._trials[id(run_info)] = (run_info, trial_info)
         self._scheduler.submit_run(run_info, timeout=self._walltime_limit)

@@ -10,7 +10,6 @@ in AClib's style, called as ``ta... --instance I --cutoff C --seed S --config -n
 ``runtime``, ``additional_info``).
 """
 
-import importlib
 import inspect
 import json
 import math
@@ -33,14 +32,15 @@ class TargetCall:
         ta: a callable ``ta(config, **kwargs)`` or an AClib command line (list of strings).
         arguments: the `RunInfo` fields passed to a callable as keywords, each only if its
             signature takes it (or takes ``**kwargs``).
-        preload: modules imported where the call is unpickled, before any run (say, the
-            module of the configurations, which an evaluation process must not import for
-            the first time under its memory limit).
+        make_config: turns the ``RunInfo.config`` sent to the worker back into what the
+            target gets (SMAC3's runner sends a configuration's values, a few hundred
+            bytes, instead of the configuration with its whole space, about 10 kB, and
+            rebuilds it here from the space, which travels once, with this call).
     """
 
-    def __init__(self, ta, arguments=V1_ARGUMENTS, preload=()):
+    def __init__(self, ta, arguments=V1_ARGUMENTS, make_config=None):
         self.ta = list(ta) if isinstance(ta, (list, tuple)) else ta
-        self.preload = tuple(preload)
+        self.make_config = make_config
         self.accepts = ()
         if callable(self.ta):
             try:
@@ -50,12 +50,9 @@ class TargetCall:
             takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
             self.accepts = tuple(a for a in arguments if takes_any or a in parameters)
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        for name in self.preload:
-            importlib.import_module(name)
-
     def __call__(self, run_info):
+        if self.make_config is not None:
+            run_info = run_info._replace(config=self.make_config(values=run_info.config))
         if not callable(self.ta):
             return self._run_command(run_info)
         kwargs = {name: getattr(run_info, name) for name in self.accepts}
