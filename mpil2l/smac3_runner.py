@@ -18,7 +18,7 @@ non-finite cost, or costs that do not match ``scenario.objectives`` are CRASHED 
 
 from functools import partial
 
-from .isolation import Limits
+from .isolation import Limits, check_isolation
 from .runs import RunInfo, StatusType
 from .smac_runner import OnWorkers
 from .smac_target import TargetCall, all_finite, objective_costs
@@ -65,7 +65,8 @@ class SMAC3Runner(*_BASES):
 
     Raises:
         ImportError: smac is not installed.
-        ValueError: ``scenario.n_workers`` is not 1, or a memory limit not in megabytes.
+        ValueError: ``scenario.n_workers`` is not 1, a memory limit not in megabytes, or
+            trial limits with ``isolation='none'``.
 
     Example (``mpiexec -n 4 python script.py``)::
 
@@ -93,16 +94,17 @@ class SMAC3Runner(*_BASES):
         memory = scenario.trial_memory_limit
         if memory is not None and not isinstance(memory, (int, float)):
             raise ValueError(f"scenario.trial_memory_limit must be a number of megabytes with SMAC3Runner, got {memory!r}")
+        limits = Limits(scenario.trial_walltime_limit, memory)
+        check_isolation(isolation, limits)  # here, on every rank, rather than on rank 0 alone
         if not (callable(target_function) or (isinstance(target_function, (list, tuple)) and target_function)):
             raise TypeError(f"target_function must be a callable or a command line (list of strings), got {target_function!r}")
         super().__init__(scenario)
         self._target_function = target_function
-        self._walltime_limit = scenario.trial_walltime_limit
         self._supports_memory_limit = True
         self._status = _status_map()
         self._trials = {}  # id(run_info) -> (run_info, trial_info), submitted and not collected
         make_config = partial(Configuration, scenario.configspace)
-        self._open(TargetCall(target_function, _ARGUMENTS, make_config), comm, max_workers, isolation, Limits(None, memory))
+        self._open(TargetCall(target_function, _ARGUMENTS, make_config), comm, max_workers, isolation, limits)
 
     @property
     def meta(self):
@@ -121,11 +123,11 @@ class SMAC3Runner(*_BASES):
             raise ValueError("data_to_scatter is for SMAC's Dask runner; SMAC3Runner sends the target once to each worker")
         while self.count_available_workers() <= 0:
             self.wait()
-        cutoff = trial_info.additional_info.get("cutoff", self._walltime_limit)
+        cutoff = trial_info.additional_info.get("cutoff", self._scenario.trial_walltime_limit)
         run_info = RunInfo(dict(trial_info.config), trial_info.instance, seed=trial_info.seed, cutoff=cutoff,
                            budget=trial_info.budget)
         self._trials[id(run_info)] = (run_info, trial_info)
-        self._scheduler.submit_run(run_info, timeout=self._walltime_limit)
+        self._scheduler.submit_run(run_info)  # the limits' timeout: trial_walltime_limit
 
     def iter_results(self):
         """Yields and forgets every finished ``(TrialInfo, TrialValue)``."""

@@ -93,6 +93,8 @@ def test_smac3_facades_run_their_trials_on_every_worker(four_ranks):
 def test_a_scenario_with_dask_workers_is_refused_on_every_rank(four_ranks):
     expected = "scenario.n_workers must be 1 with SMAC3Runner, got 2: the MPI ranks are the workers"
     assert [message.split(" (")[0] for message in four_ranks["refused"]] == [expected] * 4
+    assert four_ranks["unkillable"] == ["timeout=5.0 needs isolation='process': a run evaluated in the worker "
+                                        "itself cannot be killed or limited"] * 4
 
 
 def test_smac_failing_on_rank_0_ends_every_rank(tmp_path):

@@ -137,12 +137,15 @@ def facades(out, report):
 def refused(out, report):
     """A scenario asking for SMAC's Dask workers is refused on every rank."""
     scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_workers=2, output_directory=os.path.join(out, "smac"))
-    try:
-        SMAC3Runner(scenario, quadratic)
-        message = None
-    except ValueError as exc:
-        message = str(exc)
-    report["refused"] = MPI.COMM_WORLD.allgather(message)
+    limited = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), trial_walltime_limit=5.0,
+                       output_directory=os.path.join(out, "smac"))
+    for name, args in (("refused", (scenario, quadratic)), ("unkillable", (limited, quadratic, None, None, "none"))):
+        try:
+            SMAC3Runner(*args)
+            message = None
+        except ValueError as exc:
+            message = str(exc)
+        report[name] = MPI.COMM_WORLD.allgather(message)
 
 
 class FailWhenAllBusy(Callback):
