@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 NP     ?= 4
 BIN    := $(VENV)/bin
-EXTRAS ?= mpich,test
+EXTRAS ?= mpich,test,smac
 
-.PHONY: venv demo test bench clean l2l-venv compare-l2l
+.PHONY: venv demo test bench bench-smac clean l2l-venv compare-l2l
 
 venv: $(VENV)/.installed
 
@@ -25,6 +25,9 @@ test: venv
 
 bench: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/bench_runtime.py --np $(NP)
+
+bench-smac: venv
+	$(BIN)/mpiexec -n $(NP) $(BIN)/python scripts/bench_smac.py
 
 # L2L (PyPI L2LforHPC) in an environment of its own, for scripts/compare_l2l.py only: it never
 # enters mpil2l's dependencies.
