@@ -24,6 +24,7 @@ _EXPORTS = {
     "RunAborted": ".errors",
     "RunInfo": ".runs",
     "RunValue": ".runs",
+    "SMAC3Runner": ".smac3_runner",
     "Scheduler": ".scheduler",
     "StatusType": ".runs",
     "Trajectory": ".trajectory",
