@@ -14,10 +14,10 @@ SCRIPT = ROOT / "scripts" / "compare_l2l.py"
 L2L_PYTHON = ROOT / ".venv-l2l" / "bin" / "python"
 
 
-def compare(tmp_path, *args):
+def compare(tmp_path, *args, cwd=None):
     out = tmp_path / "records.json"
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), *args, "--json", str(out)], capture_output=True, text=True, timeout=300
+        [sys.executable, str(SCRIPT), *args, "--json", str(out)], capture_output=True, text=True, timeout=300, cwd=cwd
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout, json.loads(out.read_text())
@@ -41,7 +41,35 @@ def test_bad_arguments_are_named():
 
 @pytest.mark.skipif(not L2L_PYTHON.exists(), reason="no .venv-l2l (make l2l-venv)")
 def test_both_sides_give_the_same_grid_search(tmp_path):
-    _, records = compare(tmp_path, "GridSearch", "--seeds", "1", "--l2l-python", str(L2L_PYTHON))
+    # a relative interpreter path, as the Makefile passes it
+    _, records = compare(tmp_path, "GridSearch", "--seeds", "1", "--l2l-python", ".venv-l2l/bin/python", cwd=ROOT)
     for function in ("Rastrigin2d", "Rosenbrock2d", "Ackley2d"):
         ours, theirs = records["mpil2l"]["GridSearch"][function][0], records["l2l"]["GridSearch"][function][0]
         assert (ours["best"], ours["evaluations"]) == (theirs["best"], theirs["evaluations"])
+
+
+def test_cooling_schedules_run_over_the_generations_the_budget_allows(tmp_path):
+    _, records = compare(tmp_path, "SimulatedAnnealing", "ParallelTempering", "--seeds", "1", "--budget", "400",
+                         "--l2l-python", str(tmp_path / "none"))
+    for name, chains in (("SimulatedAnnealing", 20), ("ParallelTempering", 10)):
+        run = records["mpil2l"][name]["Rosenbrock2d"][0]
+        assert run["n_iteration"] == run["generations"] == 400 // chains
+        assert run["evaluations"] == 400
+
+
+@pytest.mark.skipif(not L2L_PYTHON.exists(), reason="no .venv-l2l (make l2l-venv)")
+def test_both_sides_start_from_the_same_points_and_l2l_runs_are_reproducible(tmp_path):
+    names = ["GradientDescent-Adam", "FACE", "CrossEntropy", "GeneticAlgorithm"]
+    args = [*names, "--seeds", "2", "--budget", "120", "--l2l-python", str(L2L_PYTHON)]
+    _, records = compare(tmp_path, *args)
+    for name in names:
+        for function in ("Rastrigin2d", "Rosenbrock2d", "Ackley2d"):
+            for ours, theirs in zip(records["mpil2l"][name][function], records["l2l"][name][function]):
+                a, b = ours["generation_0"], theirs["generation_0"]
+                if name.startswith("GradientDescent"):  # random steps around the start, then the start
+                    a, b = a[-1:], b[-1:]
+                assert a == b, (name, function)
+    (tmp_path / "again").mkdir()
+    _, again = compare(tmp_path / "again", *args)
+    for function, runs in records["l2l"]["GeneticAlgorithm"].items():  # DEAP's global generators, seeded
+        assert [r["best"] for r in again["l2l"]["GeneticAlgorithm"][function]] == [r["best"] for r in runs]

@@ -617,7 +617,9 @@ def test_cross_entropy_rejects_other_parameter_types_and_bad_individuals():
 
 FACE_CASES = {
     "Ackley2d": (dict(n_iteration=100), 1e-3, 1e-3),
-    "Rastrigin2d": (dict(n_iteration=100), 0.1, 0.05),
+    # larger generations and smoothing: with the defaults, about a third of the seeds end in a
+    # local minimum of Rastrigin (either rule for accepting a generation); with these, 79 of 80
+    "Rastrigin2d": (dict(n_iteration=100, min_pop_size=40, max_pop_size=80, n_elite=20, smoothing=0.5), 0.1, 0.05),
     "Rosenbrock2d": (dict(n_iteration=100, smoothing=0.0,
                           distribution=NoisyGaussian(noise_magnitude=0.5, noise_decay=0.9)), 0.1, 0.5),
 }
@@ -630,8 +632,9 @@ def test_face_reaches_the_optimum(name, seed):
     traj, optimizer, results = run(FACEOptimizer, FACEParameters(seed=seed, **params), name, seed)
     assert optimizer.best_fitness[0] < fitness_tol
     np.testing.assert_allclose(optimizer.best_individual["coords"], OPTIMA[name], atol=coords_tol)
-    assert n_evaluations(results) <= 100 * 50
-    assert all(20 <= len(inds) <= 50 for inds in traj.individuals.values())
+    p = optimizer.parameters
+    assert n_evaluations(results) <= p.n_iteration * p.max_pop_size
+    assert all(p.min_pop_size <= len(inds) <= p.max_pop_size for inds in traj.individuals.values())
 
 
 def test_face_grows_the_population_while_nothing_improves_then_stops():

@@ -45,7 +45,7 @@ class FACEOptimizer(SampleFitOptimizer):
 
     Cross entropy (see `CrossEntropyOptimizer`) with a fixed number of elite individuals and
     an adaptive population size: a generation that improves neither the best fitness nor
-    gamma (the n_elite-th best) of the last accepted generation is not used to refit the
+    gamma (the n_elite-th best) of the generation before it is not used to refit the
     distribution; instead a larger generation is drawn from the same distribution. When the
     population cannot grow beyond ``max_pop_size`` any more, the search has stalled and the
     optimizer stops. Pseudo-code::
@@ -56,8 +56,9 @@ class FACEOptimizer(SampleFitOptimizer):
         for g in 0 .. n_iteration - 1:
             evaluate pop; sort it by weighted fitness, best first
             best, gamma <- fitness of the best and of the n_elite-th best
-            if best > best_ref or gamma > gamma_ref:                      # accepted
-                best_ref, gamma_ref <- best, gamma
+            improved <- best > best_ref or gamma > gamma_ref
+            best_ref, gamma_ref <- best, gamma                   # accepted or not
+            if improved:
                 pop_size <- (pop_size + min_pop_size) // 2
                 fit the distribution to the n_elite best (plus the temperature-selected
                     others when temp_decay > 0), smoothed
@@ -71,10 +72,12 @@ class FACEOptimizer(SampleFitOptimizer):
     Use it instead of `CrossEntropyOptimizer` to spend few evaluations while the search
     progresses and more where it stalls, and to get a convergence-based stop.
 
-    Unlike L2L, whose FACE compares each generation with the one just before (even one that
-    was rejected), this implementation compares with the last accepted generation, as the
-    FACE algorithm of Rubinstein and Kroese does; and it expands at most `n_iteration`
-    generations (L2L's check, ``g >= n_iteration``, expands one more).
+    As in L2L, each generation is compared with the one just before it, even a rejected
+    one; Rubinstein and Kroese compare with the last accepted generation, which refits less
+    often: within 1,000 evaluations on Rastrigin2d (scripts/compare_l2l.py FACE --seeds
+    300) it came within 0.01 of the optimum in 88 of 300 runs, against 113 with the rule
+    used here. Unlike L2L, it expands at most `n_iteration` generations (L2L's check,
+    ``g >= n_iteration``, expands one more).
 
     Args:
         traj: the run's trajectory; gets the parameters' fields (the distribution's settings
@@ -87,8 +90,8 @@ class FACEOptimizer(SampleFitOptimizer):
 
     Attributes:
         pop_size: the size of the next generation.
-        best_reference, gamma_reference: best fitness and gamma of the last accepted
-            generation.
+        best_reference, gamma_reference: best fitness and gamma of the last evaluated
+            generation, the next one's reference.
         See `SampleFitOptimizer` for the distribution and the per-generation records
         (``stop_reason`` may be ``'no_improvement'``).
 
@@ -175,8 +178,9 @@ class FACEOptimizer(SampleFitOptimizer):
 
         stalled = False
         n_fitted = 0
-        if self.best_fitness_in_run > self.best_reference or self.gamma > self.gamma_reference:
-            self.best_reference, self.gamma_reference = self.best_fitness_in_run, self.gamma
+        improved = self.best_fitness_in_run > self.best_reference or self.gamma > self.gamma_reference
+        self.best_reference, self.gamma_reference = self.best_fitness_in_run, self.gamma
+        if improved:
             self.pop_size = (self.pop_size + self.min_pop_size) // 2
             n_fitted = self._fit_to_selection(sorted_pop, sorted_fit, n_elite)
         elif self.pop_size + self.n_expand <= self.max_pop_size:
