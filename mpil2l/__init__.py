@@ -22,6 +22,7 @@ _EXPORTS = {
     "RunInfo": ".runs",
     "RunValue": ".runs",
     "Scheduler": ".scheduler",
+    "SimulationResult": ".evaluation",
     "StatusType": ".runs",
     "Trajectory": ".trajectory",
     "dict_to_list": ".conversion",

@@ -14,14 +14,15 @@ from typing import NamedTuple
 
 from mpi4py import MPI
 
-from .errors import EvaluationFailed, FitnessError, JobTerminated, reraise_remote
+from .errors import EvaluationFailed, FitnessError, JobTerminated, RunAborted, reraise_remote
 from .conversion import dict_to_list
-from .evaluation import Simulation, Task, attempt_record
+from .evaluation import Simulation, Task, attempt_record, split_outputs
 from .isolation import Limits, check_isolation
 from .logs import StdoutLog, configure_logger, logger
 from .runs import StatusType
 from .scheduler import Scheduler
 from .storage import ResultsLog
+from .storage.parallel import ParallelResultsLog, choose_backend
 from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
 from .trajectory import Trajectory
 from .worker import serve
@@ -48,6 +49,7 @@ DEFAULT_RUNNER_PARAMS = {
     "cost_for_crash": None,  # fitness of an individual that failed every attempt (None: worst)
     "allow_nonfinite": False,  # accept NaN/inf fitness instead of counting it as CRASHED
     "abort_on_first_run_crash": False,  # end the run if the first evaluation fails
+    "results_log": "auto",  # or "parallel", "serial", "none": how results.h5 is written
 }
 DISPATCH_MODES = ("dynamic", "static")
 # L2L's file-based runner settings; they have no meaning when workers are MPI ranks.
@@ -158,6 +160,7 @@ class Experiment:
         if not isinstance(name, str) or not name or os.sep in name or name in (".", ".."):
             raise ValueError(f"name must be a non-empty folder name, got {name!r}")
         runner_params = self._runner_params(kwargs.get("runner_params"))
+        self.log_backend = choose_backend(runner_params["results_log"], self.comm.Get_size())
         checkpoint = kwargs.get("checkpoint")
         if checkpoint is not None and not isinstance(checkpoint, Trajectory):
             raise TypeError(f"checkpoint must be a Trajectory, got {type(checkpoint).__name__}")
@@ -211,7 +214,7 @@ class Experiment:
             )
         self.optimizer, self.optimizee = optimizer, optimizee
         if not self.is_root:
-            serve(self.comm)
+            self._serve()
             return
         logger.debug("optimizer parameters: %s", optimizer_parameters)
         logger.debug("optimizee parameters: %s", optimizee_parameters)
@@ -225,6 +228,10 @@ class Experiment:
             None if weights is None else len(weights),
             allow_nonfinite=rp["allow_nonfinite"],
         )
+        self.results_log = None
+        parallel = self.log_backend == "parallel"
+        if parallel:  # collective with the workers' _serve, before the scheduler's own
+            self._open_parallel_log(weights)
         scheduler = Scheduler(
             target,
             self.comm,
@@ -233,10 +240,12 @@ class Experiment:
             isolation=rp["isolation"],
             limits=Limits(rp["timeout"], rp["memory_limit_mb"]),
         )
-        self.results_log = None
+        if parallel and self.results_log is not None:
+            self.results_log.announce = scheduler.sync_workers
         try:
             with terminate_on_signals():
-                self._open_results_log(weights)
+                if not parallel:
+                    self._open_results_log(weights)
                 self._run_generations(scheduler, optimizer)
         except BaseException as exc:
             if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
@@ -244,10 +253,15 @@ class Experiment:
             else:
                 print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
             self._save_interrupted(exc)
-            self._close_results_log()
+            if not parallel:
+                self._close_results_log()
             scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
+            if parallel:
+                self._end_parallel_log()
             raise mark_reported(exc)
         scheduler.shutdown()
+        if parallel:
+            self._end_parallel_log()
 
     def end_experiment(self, optimizer):
         """Ends the run: calls ``optimizer.end(traj)`` and saves the trajectory to
@@ -316,9 +330,12 @@ class Experiment:
         while len(fitness) < len(tasks):
             scheduler.wait()
             for task, value in scheduler.get_finished_runs():
+                value, outputs = split_outputs(value)
                 attempts.append(attempt_record(task, value))
                 if self.results_log is not None:
-                    self.results_log.append_attempts([attempts[-1]], [task.params])
+                    rows = self.results_log.append_attempts([attempts[-1]], [task.params])
+                    if outputs:
+                        self.results_log.append_outputs(rows[0], outputs)
                 first, self._first_attempt_seen = not self._first_attempt_seen, True
                 if value.status == StatusType.SUCCESS:
                     fitness[task.ind_idx] = value.cost
@@ -356,15 +373,63 @@ class Experiment:
     def _open_results_log(self, weights):
         """Creates ``<run folder>/results.h5``: one row per evaluation attempt, written as
         results arrive and flushed every generation (see `mpil2l.storage`)."""
+        if self.log_backend == "none":
+            return
         pending = [g for g in self.traj.individuals if g not in self.traj.results.all_results]
         if weights is None or not pending:
             return
         first = self.traj.individuals[min(pending)][0].as_dict()
         _, spec = dict_to_list(first, get_dict_spec=True)
         path = os.path.join(self.paths.output_dir_path, RESULTS_LOG_NAME)
-        self.results_log = ResultsLog.create(path, len(weights), spec, overwrite=True, fitness_weights=weights)
+        self.results_log = ResultsLog.create(
+            path, len(weights), spec, overwrite=True, fitness_weights=weights, for_parallel=self.log_backend == "parallel"
+        )
         self.results_log.write_parameters(self.traj)
         self.results_log.flush()
+
+    def _open_parallel_log(self, weights):
+        """Rank 0: creates the log (serial HDF5), then every rank opens it with ``mpio``
+        (collective with `_serve` on the workers)."""
+        try:
+            self._open_results_log(weights)
+            if self.results_log is not None:
+                self.results_log.detach()
+            path = None if self.results_log is None else self.results_log.path
+        except Exception as exc:
+            self.comm.bcast(("error", f"{type(exc).__name__}: {exc}"), root=0)
+            self.results_log = None
+            print_error(exc, "mpil2l: could not create the results log; stopping every rank")
+            raise mark_reported(exc)
+        self.comm.bcast(("open", path), root=0)
+        self.results_log = None if path is None else ParallelResultsLog.open(self.comm, path)
+
+    def _serve(self):
+        """A worker's part of `run_experiment`: serve evaluations, and with the parallel
+        results log, open it with rank 0, write this rank's outputs and close it with rank 0."""
+        log = None
+        if self.log_backend == "parallel":
+            what, value = self.comm.bcast(None, root=0)
+            if what == "error":
+                raise RunAborted(f"rank 0 could not create the results log: {value}")
+            log = None if value is None else ParallelResultsLog.open(self.comm, value)
+        try:
+            serve(self.comm, hooks=log)
+        except RunAborted:
+            if log is not None:
+                log.close()  # rank 0 closes it after stopping the workers
+            raise
+        if log is not None:
+            log.close()
+
+    def _end_parallel_log(self):
+        """Rank 0, once the workers have left their serve loop: the collective close, then
+        the serial finish (error texts), leaving a serial log open for `end_experiment`."""
+        log = self.results_log
+        if log is None or log.closed:
+            return
+        log.announce = None
+        log.close()
+        self.results_log = log.finish_serially()
 
     def _log_generation(self, optimizer, g, results, seconds):
         if self.results_log is None:

@@ -267,11 +267,16 @@ class _Table:
         self._synced = int(group.attrs.get(F.ATTR_N_ROWS, 0))
 
     @classmethod
-    def create(cls, parent, name, columns, widths, chunk_rows):
+    def create(cls, parent, name, columns, widths, chunk_rows, early=False):
+        """Creates the table's group and datasets; `early`: allocate chunks when the
+        datasets grow (what parallel HDF5 needs of datasets written independently)."""
         group = parent.create_group(name)
         for c in columns:
             width = () if c.width is None else (widths[c.width],)
             kwargs = {} if c.fill is None else {"fillvalue": c.fill}
+            if early:
+                kwargs["dcpl"] = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+                kwargs["dcpl"].set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
             ds = group.create_dataset(
                 c.name,
                 shape=(0,) + width,
@@ -363,6 +368,11 @@ class _Table:
             self.capacity = self.n_rows
 
 
+def value_chunk(dtype):
+    """Chunk length of an output's ``values`` dataset."""
+    return max(1, CHUNK_BYTES // dtype.itemsize)
+
+
 class _Ragged:
     """One named per-attempt output: values of every entry concatenated, plus an index."""
 
@@ -385,8 +395,7 @@ class _Ragged:
     @classmethod
     def create(cls, parent, name, dtype, ndim):
         group = parent.create_group(name)
-        value_chunk = max(1, CHUNK_BYTES // dtype.itemsize)
-        group.create_dataset(F.OUTPUT_VALUES, shape=(0,), maxshape=(None,), chunks=(value_chunk,), dtype=dtype)
+        group.create_dataset(F.OUTPUT_VALUES, shape=(0,), maxshape=(None,), chunks=(value_chunk(dtype),), dtype=dtype)
         for key in (F.OUTPUT_ROW, F.OUTPUT_START):
             group.create_dataset(key, shape=(0,), maxshape=(None,), chunks=(OUTPUT_INDEX_CHUNK,), dtype=F.INDEX)
         if ndim:
@@ -633,6 +642,75 @@ def _pid_alive(pid):
     return True
 
 
+def _check_create_args(n_objectives, param_spec, fitness_weights):
+    """Validates `ResultsLog.create`'s arguments; returns ``(n_objectives, param_spec,
+    spec_json, n_params, fitness_weights)`` ready for `_write_layout`."""
+    if isinstance(n_objectives, bool) or not isinstance(n_objectives, (int, np.integer)):
+        raise TypeError(f"n_objectives must be an integer, got {type(n_objectives).__name__} {n_objectives!r}")
+    if n_objectives < 1:
+        raise ValueError(f"n_objectives must be >= 1, got {n_objectives}")
+    try:
+        spec_json = F.spec_to_json(param_spec)
+        param_spec = F.spec_from_json(spec_json)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise TypeError(
+            "param_spec must be the dict spec dict_to_list(individual, get_dict_spec=True) returns, "
+            f"got {param_spec!r} ({exc})"
+        ) from None
+    n_params = F.spec_width(param_spec)
+    if n_params < 1:
+        raise ValueError(f"param_spec must describe at least one value, got {param_spec!r}")
+    if fitness_weights is not None:
+        fitness_weights = np.asarray(fitness_weights, dtype=float).ravel()
+        if fitness_weights.size != n_objectives:
+            raise ValueError(
+                f"fitness_weights {tuple(fitness_weights)} has {fitness_weights.size} value(s), "
+                f"n_objectives is {n_objectives}"
+            )
+    return int(n_objectives), param_spec, spec_json, n_params, fitness_weights
+
+
+def _make_room(path, overwrite):
+    """Checks that a log can be created at `path`, removing the file there if `overwrite`."""
+    if os.path.lexists(path) and not overwrite:
+        raise FileExistsError(f"results log {path!r} already exists; pass overwrite=True to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot create results log {path!r}: folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise ResultsLogError(f"cannot create results log {path!r}: it is a folder")
+    if os.path.lexists(path):
+        _check_not_in_use(path)
+        os.remove(path)  # never truncate in place: HDF5 truncates before it checks the lock
+
+
+def _write_layout(file, n_objectives, param_spec, spec_json, n_params, fitness_weights, created, early=False):
+    """Creates every group, dataset and attribute of an empty log in `file`; `early`: for
+    the parallel backend (see `_Table.create`)."""
+    attrs = file.attrs
+    attrs[F.ATTR_FORMAT] = F.FORMAT_NAME
+    attrs[F.ATTR_VERSION] = F.FORMAT_VERSION
+    attrs[F.ATTR_CREATED] = created
+    attrs[F.ATTR_MPIL2L_VERSION] = _mpil2l_version()
+    attrs[F.ATTR_N_OBJECTIVES] = int(n_objectives)
+    if fitness_weights is not None:
+        attrs[F.ATTR_FITNESS_WEIGHTS] = fitness_weights
+    widths = {F.OBJECTIVES: int(n_objectives), F.PARAMS: n_params}
+    attempts = _Table.create(file, "attempts", F.ATTEMPT_COLUMNS, widths, _chunk_rows(widths.values()), early)
+    status = attempts.datasets["status"]
+    status.attrs[F.ATTR_STATUS_CODES] = json.dumps({str(k): v for k, v in sorted(F.STATUS_NAMES.items())})
+    params = attempts.datasets["params"]
+    params.attrs[F.ATTR_PARAM_SPEC] = spec_json
+    params.attrs[F.ATTR_PARAM_KEYS] = [key for key, _, _ in param_spec]
+    if n_params <= MAX_NAMED_COLUMNS:
+        params.attrs[F.ATTR_PARAM_NAMES] = F.param_column_names(param_spec)
+    _Table.create(file, "generations", F.GENERATION_COLUMNS, widths, GENERATION_CHUNK_ROWS, early)
+    file.create_group("parameters")
+    file.create_group("outputs")
+    file.create_group("checkpoint").attrs[F.ATTR_CURRENT] = -1
+    attrs[F.ATTR_WRITER] = ""
+
+
 class ResultsLog(BaseResultsLog):
     """The serial results-log backend: the process that owns it (rank 0) writes the file.
 
@@ -656,6 +734,8 @@ class ResultsLog(BaseResultsLog):
         [[0.5]]
     """
 
+    _table_class = _Table
+
     def __init__(self, file, path):
         self._file = file
         self.path = path
@@ -664,8 +744,8 @@ class ResultsLog(BaseResultsLog):
         self.param_spec = F.spec_from_json(params.attrs[F.ATTR_PARAM_SPEC])
         self.param_names = F.param_column_names(self.param_spec)
         self.n_params = params.shape[1]
-        self._attempts = _Table(file["attempts"], F.ATTEMPT_COLUMNS)
-        self._generations = _Table(file["generations"], F.GENERATION_COLUMNS)
+        self._attempts = self._table_class(file["attempts"], F.ATTEMPT_COLUMNS)
+        self._generations = self._table_class(file["generations"], F.GENERATION_COLUMNS)
         self._outputs = {name: _Ragged(group) for name, group in file["outputs"].items()}
         self._spec_keys = [key for key, _, _ in self.param_spec]
         self._spec_sizes = [F.spec_width([entry]) for entry in self.param_spec]
@@ -674,7 +754,7 @@ class ResultsLog(BaseResultsLog):
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path, n_objectives, param_spec, overwrite=False, *, fitness_weights=None):
+    def create(cls, path, n_objectives, param_spec, overwrite=False, *, fitness_weights=None, for_parallel=False):
         """Creates a new results log.
 
         Args:
@@ -684,6 +764,8 @@ class ResultsLog(BaseResultsLog):
                 get_dict_spec=True)[1]``); at least one parameter.
             overwrite: replace an existing file; without it an existing file is an error.
             fitness_weights: the optimizer's fitness weights, stored for readers (optional).
+            for_parallel: lay the file out for `mpil2l.storage.parallel.ParallelResultsLog`
+                (chunks allocated as datasets grow), which reopens it after `detach`.
 
         Raises:
             FileExistsError: `path` exists and `overwrite` is False.
@@ -692,62 +774,11 @@ class ResultsLog(BaseResultsLog):
             TypeError, ValueError: a bad `n_objectives`, `param_spec` or `fitness_weights`.
         """
         path = os.fspath(path)
-        if isinstance(n_objectives, bool) or not isinstance(n_objectives, (int, np.integer)):
-            raise TypeError(f"n_objectives must be an integer, got {type(n_objectives).__name__} {n_objectives!r}")
-        if n_objectives < 1:
-            raise ValueError(f"n_objectives must be >= 1, got {n_objectives}")
-        try:
-            spec_json = F.spec_to_json(param_spec)
-            param_spec = F.spec_from_json(spec_json)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise TypeError(
-                "param_spec must be the dict spec dict_to_list(individual, get_dict_spec=True) returns, "
-                f"got {param_spec!r} ({exc})"
-            ) from None
-        n_params = F.spec_width(param_spec)
-        if n_params < 1:
-            raise ValueError(f"param_spec must describe at least one value, got {param_spec!r}")
-        if fitness_weights is not None:
-            fitness_weights = np.asarray(fitness_weights, dtype=float).ravel()
-            if fitness_weights.size != n_objectives:
-                raise ValueError(
-                    f"fitness_weights {tuple(fitness_weights)} has {fitness_weights.size} value(s), "
-                    f"n_objectives is {n_objectives}"
-                )
-        if os.path.lexists(path) and not overwrite:
-            raise FileExistsError(f"results log {path!r} already exists; pass overwrite=True to replace it")
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"cannot create results log {path!r}: folder {folder!r} does not exist")
-        if os.path.isdir(path):
-            raise ResultsLogError(f"cannot create results log {path!r}: it is a folder")
-        if os.path.lexists(path):
-            _check_not_in_use(path)
-            os.remove(path)  # never truncate in place: HDF5 truncates before it checks the lock
+        args = _check_create_args(n_objectives, param_spec, fitness_weights)
+        _make_room(path, overwrite)
         file = open_hdf5(path, "w-")
         try:
-            attrs = file.attrs
-            attrs[F.ATTR_FORMAT] = F.FORMAT_NAME
-            attrs[F.ATTR_VERSION] = F.FORMAT_VERSION
-            attrs[F.ATTR_CREATED] = _now()
-            attrs[F.ATTR_MPIL2L_VERSION] = _mpil2l_version()
-            attrs[F.ATTR_N_OBJECTIVES] = int(n_objectives)
-            if fitness_weights is not None:
-                attrs[F.ATTR_FITNESS_WEIGHTS] = fitness_weights
-            widths = {F.OBJECTIVES: int(n_objectives), F.PARAMS: n_params}
-            attempts = _Table.create(file, "attempts", F.ATTEMPT_COLUMNS, widths, _chunk_rows(widths.values()))
-            status = attempts.datasets["status"]
-            status.attrs[F.ATTR_STATUS_CODES] = json.dumps({str(k): v for k, v in sorted(F.STATUS_NAMES.items())})
-            params = attempts.datasets["params"]
-            params.attrs[F.ATTR_PARAM_SPEC] = spec_json
-            params.attrs[F.ATTR_PARAM_KEYS] = [key for key, _, _ in param_spec]
-            if n_params <= MAX_NAMED_COLUMNS:
-                params.attrs[F.ATTR_PARAM_NAMES] = F.param_column_names(param_spec)
-            _Table.create(file, "generations", F.GENERATION_COLUMNS, widths, GENERATION_CHUNK_ROWS)
-            file.create_group("parameters")
-            file.create_group("outputs")
-            file.create_group("checkpoint").attrs[F.ATTR_CURRENT] = -1
-            attrs[F.ATTR_WRITER] = ""
+            _write_layout(file, *args, created=_now(), early=for_parallel)
             log = cls(file, path)
             log._claim(break_lock=False)
         except BaseException:
@@ -1163,6 +1194,13 @@ class ResultsLog(BaseResultsLog):
             ragged.drain()
             ragged.sync()
         self._file.flush()
+
+    def detach(self):
+        """Flushes and closes the file, leaving it recorded as open for writing by this
+        process: for handing it to the parallel backend, which reopens it on every rank."""
+        self.flush()
+        self.closed = True
+        self._file.close()
 
     def close(self):
         """Flushes, trims the datasets to their data, releases the writer lock and closes the
