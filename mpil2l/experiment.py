@@ -56,6 +56,9 @@ DISPATCH_MODES = ("dynamic", "static")
 L2L_RUNNER_KEYS = ("srun", "exec", "work_path", "paths_obj")
 DEFAULT_TIME_LIMIT = 2 * 3600.0  # what L2L's timeout=True means
 RESULTS_LOG_NAME = "results.h5"
+# The results log is flushed after every generation unless generations are so short that
+# this would take more than this share of the run; then as often as that share allows.
+FLUSH_SHARE = 0.02
 
 
 class RunPaths(NamedTuple):
@@ -124,7 +127,8 @@ class Experiment:
                 every attempt; default the worst value each weight allows),
                 ``allow_nonfinite`` (default False: NaN or inf fitness is CRASHED) and
                 ``abort_on_first_run_crash`` (SMAC's: end the run if its first evaluation
-                fails).
+                fails) and ``results_log`` (``'auto'``, ``'parallel'``, ``'serial'`` or
+                ``'none'``: how ``results.h5`` is written, see `mpil2l.storage.parallel`).
             multiprocessing: evaluate on the worker ranks (default True); False evaluates on
                 rank 0, one individual after the other.
             debug: log every dispatch detail (default False).
@@ -247,6 +251,8 @@ class Experiment:
                 if not parallel:
                     self._open_results_log(weights)
                 self._run_generations(scheduler, optimizer)
+                if self.results_log is not None:
+                    self.results_log.flush()  # what FLUSH_SHARE left for later
         except BaseException as exc:
             if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
                 write_stderr(f"mpil2l: {exc or 'interrupted'}; stopping every rank\n")
@@ -437,7 +443,12 @@ class Experiment:
         statistics = getattr(optimizer, "statistics", None)
         if statistics and statistics[-1].get("generation") == g:
             self.results_log.append_generation(dict(statistics[-1], wall_seconds=seconds))
-        self.results_log.flush()
+        now = time.perf_counter()
+        last, cost = getattr(self, "_last_flush", (0.0, 0.0))
+        if now - last >= cost / FLUSH_SHARE:
+            self.results_log.flush()
+            end = time.perf_counter()
+            self._last_flush = (end, end - now)
 
     def _close_results_log(self):
         if self.results_log is not None and not self.results_log.closed:

@@ -36,15 +36,17 @@ import numpy as np
 from ..evaluation import HeldOutputs, SimulationResult
 from . import fields as F
 from .results_log import (
-    CHECKPOINT_CHUNK,
     OUTPUT_INDEX_CHUNK,
     ResultsLog,
     _grown_capacity,
+    _checkpoint_slot,
+    _next_slot,
     _now,
     _Ragged,
     _Table,
     load_checkpoint_slots,
     open_hdf5,
+    output_array,
     value_chunk,
 )
 
@@ -184,7 +186,7 @@ class ParallelResultsLog(ResultsLog):
         if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < len(self._attempts):
             raise ValueError(f"row must be an attempt row in [0, {len(self._attempts)}), got {row!r}")
         if not isinstance(outputs, HeldOutputs):
-            outputs = self._hold(_checked_arrays(outputs))
+            outputs = self._hold({name: output_array(name, value) for name, value in outputs.items()})
         for name, (dtype, shape) in outputs.arrays.items():
             self._check_kind(name, np.dtype(dtype), len(shape))
             entries = self._entries.setdefault(name, [])
@@ -252,18 +254,11 @@ class ParallelResultsLog(ResultsLog):
         self._check_open()
         data = memoryview(data).cast("B")
         self.flush()
-        group = self._file["checkpoint"]
-        current = int(group.attrs[F.ATTR_CURRENT])
-        slot = 0 if current < 0 else 1 - current
-        counts = {
-            "attempts": self._attempts.n_rows,
-            "generations": self._generations.n_rows,
-            "outputs": {name: [r.n_entries, r.n_values] for name, r in self._outputs.items()},
-        }
+        slot = _next_slot(self._file["checkpoint"])
         attrs = {
             "generation": -1 if generation is None else int(generation),
             "saved": np.bytes_(_now()),
-            "counts": np.bytes_(json.dumps(counts)),
+            "counts": np.bytes_(json.dumps(self._counts())),
             "nbytes": len(data),
             "crc32": zlib.crc32(data),
         }
@@ -319,15 +314,7 @@ class ParallelResultsLog(ResultsLog):
 
     def _write_checkpoint(self, slot, n, attrs):
         group = self._file["checkpoint"]
-        name = f"slot{slot}"
-        if name not in group:
-            capacity = max(CHECKPOINT_CHUNK, -(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK)
-            group.create_dataset(
-                name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES
-            )
-        ds = group[name]
-        if n > ds.shape[0]:
-            ds.resize(-(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK, axis=0)
+        ds = _checkpoint_slot(group, slot, n)
         ds.attrs["crc32"] = -1
         if self.rank == 0:
             if n:
@@ -428,14 +415,3 @@ class ParallelResultsLog(ResultsLog):
         log._file.flush()
         return log
 
-
-def _checked_arrays(outputs):
-    arrays = {}
-    for name, value in outputs.items():
-        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-            raise ValueError(f"output names must be non-empty strings without '/', got {name!r}")
-        array = np.asarray(value)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"output {name!r} must be numeric, got dtype {array.dtype}")
-        arrays[name] = array
-    return arrays

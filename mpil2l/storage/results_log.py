@@ -58,26 +58,9 @@ HDF5's file lock keeps a second writer (and, on the same host, a crashed writer'
 ``writer`` attribute is detected and taken over); readers (`mpil2l.storage.reader`) open
 without locking so a running experiment can be inspected, as of its last flush.
 
-A parallel backend (h5py ``driver='mpio'``, not implemented: the PyPI h5py is serial) can
-implement `BaseResultsLog` behind the same interface. It must:
-
-* open, create, flush and close the file on every rank of the communicator, and create
-  every group, dataset and attribute on every rank with identical arguments; ``writer``,
-  ``n_rows`` and checkpoint attributes are computed on rank 0 and broadcast before the
-  collective attribute write;
-* assign rows on rank 0 (the scheduler knows how many attempts each worker will report) or
-  with an exclusive scan of per-rank counts, then `resize` collectively, by whole chunks,
-  only when the capacity must change; then each worker writes its own rows independently
-  (datasets stay unfiltered: filtered datasets need collective writes in which every rank
-  takes part, even with an empty selection);
-* not write variable-length data in parallel (parallel HDF5 refuses it): error messages go
-  to a ragged uint8 store like /outputs, or through rank 0;
-* compute output offsets with an exclusive scan of the values each rank adds, resize
-  ``values`` and the index datasets collectively, then write independently;
-* write the checkpoint from rank 0 after a collective resize (or collectively, the other
-  ranks selecting nothing), and flip ``current`` collectively after a collective flush;
-* count on HDF5's allocation: parallel HDF5 allocates chunked datasets early, so the
-  capacity should grow by a bounded amount (a few chunks) rather than geometrically.
+The parallel backend (h5py ``driver='mpio'``, where the workers write their own outputs)
+is `mpil2l.storage.parallel.ParallelResultsLog`: the same layout, with rank 0 creating the
+file through this class (``for_parallel=True``) and handing it over (`detach`).
 """
 
 import datetime
@@ -368,6 +351,21 @@ class _Table:
             self.capacity = self.n_rows
 
 
+def output_array(name, value):
+    """`value` as the numpy array of output `name`.
+
+    Raises:
+        ValueError: `name` is not a non-empty string without '/'.
+        TypeError: `value` is not numeric.
+    """
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"output names must be non-empty strings without '/', got {name!r}")
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"output {name!r} must be numeric, got dtype {array.dtype}")
+    return array
+
+
 def value_chunk(dtype):
     """Chunk length of an output's ``values`` dataset."""
     return max(1, CHUNK_BYTES // dtype.itemsize)
@@ -472,6 +470,26 @@ class _Ragged:
 # -- checkpoint -----------------------------------------------------------------------------
 
 
+def _next_slot(group):
+    """The checkpoint slot to write next: the one that is not current."""
+    current = int(group.attrs[F.ATTR_CURRENT])
+    return 0 if current < 0 else 1 - current
+
+
+def _checkpoint_slot(group, slot, n):
+    """The dataset of checkpoint `slot`, created or grown (whole chunks) to hold `n` bytes."""
+    name = f"slot{slot}"
+    if name not in group:
+        capacity = max(CHECKPOINT_CHUNK, -(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK)
+        return group.create_dataset(
+            name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES
+        )
+    ds = group[name]
+    if n > ds.shape[0]:
+        ds.resize(-(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK, axis=0)
+    return ds
+
+
 def load_checkpoint_slots(group, path):
     """The bytes of the newest valid checkpoint in a /checkpoint group, with its attributes.
 
@@ -544,8 +562,8 @@ def _numeric(value):
 class BaseResultsLog:
     """What a results-log backend provides; see the module docstring for the layout.
 
-    The serial `ResultsLog` is the only backend today; a parallel (``driver='mpio'``) one
-    would implement the same methods, collectively where the module docstring says so.
+    Backends: the serial `ResultsLog`, and `mpil2l.storage.parallel.ParallelResultsLog`
+    (``driver='mpio'``), whose flush, checkpoint and close are collective.
     Usable as a context manager: the log is closed at the end of the block.
     """
 
@@ -986,11 +1004,7 @@ class ResultsLog(BaseResultsLog):
         if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < len(self._attempts):
             raise ValueError(f"row must be an attempt row in [0, {len(self._attempts)}), got {row!r}")
         for name, value in outputs.items():
-            if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-                raise ValueError(f"output names must be non-empty strings without '/', got {name!r}")
-            array = np.asarray(value)
-            if array.dtype.kind not in "biuf":
-                raise TypeError(f"output {name!r} must be numeric, got dtype {array.dtype}")
+            array = output_array(name, value)
             ragged = self._outputs.get(name)
             if ragged is None:
                 dtype = array.dtype.newbyteorder("=")
@@ -1140,36 +1154,29 @@ class ResultsLog(BaseResultsLog):
         data = memoryview(data).cast("B")
         self.flush()
         group = self._file["checkpoint"]
-        current = int(group.attrs[F.ATTR_CURRENT])
-        slot = 0 if current < 0 else 1 - current
-        name = f"slot{slot}"
+        slot = _next_slot(group)
         n = len(data)
-        if name not in group:
-            capacity = max(CHECKPOINT_CHUNK, -(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK)
-            ds = group.create_dataset(
-                name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES
-            )
-        else:
-            ds = group[name]
-            if n > ds.shape[0]:
-                ds.resize(-(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK, axis=0)
+        ds = _checkpoint_slot(group, slot, n)
         ds.attrs["crc32"] = -1  # no CRC-32 matches: the slot is invalid while being written
         if n:
             ds[:n] = np.frombuffer(data, dtype=np.uint8)
         ds.attrs["generation"] = -1 if generation is None else int(generation)
-        counts = {
-            "attempts": self._attempts.n_rows,
-            "generations": self._generations.n_rows,
-            "outputs": {name: [r.n_entries, r.n_values] for name, r in self._outputs.items()},
-        }
         # fixed-length strings: rewriting a variable-length one leaks global-heap space
         ds.attrs["saved"] = np.bytes_(_now())
-        ds.attrs["counts"] = np.bytes_(json.dumps(counts))
+        ds.attrs["counts"] = np.bytes_(json.dumps(self._counts()))
         ds.attrs["nbytes"] = n
         ds.attrs["crc32"] = zlib.crc32(data)
         self._file.flush()
         group.attrs[F.ATTR_CURRENT] = slot
         self._file.flush()
+
+    def _counts(self):
+        """The table and output lengths a checkpoint records (for rolling back to it)."""
+        return {
+            "attempts": self._attempts.n_rows,
+            "generations": self._generations.n_rows,
+            "outputs": {name: [r.n_entries, r.n_values] for name, r in self._outputs.items()},
+        }
 
     def load_checkpoint(self):
         """The bytes of the last checkpoint saved, or None if there is none.
