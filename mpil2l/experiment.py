@@ -59,6 +59,9 @@ RESULTS_LOG_NAME = "results.h5"
 # The results log is flushed after every generation unless generations are so short that
 # this would take more than this share of the run; then as often as that share allows.
 FLUSH_SHARE = 0.02
+# The parallel results log starts with room for this many generations of attempts (growing
+# it later is a collective step).
+PARALLEL_RESERVE = 8
 
 
 class RunPaths(NamedTuple):
@@ -399,6 +402,8 @@ class Experiment:
         try:
             self._open_results_log(weights)
             if self.results_log is not None:
+                pending = [g for g in self.traj.individuals if g not in self.traj.results.all_results]
+                self.results_log.reserve(PARALLEL_RESERVE * len(self.traj.individuals[min(pending)]))
                 self.results_log.detach()
             path = None if self.results_log is None else self.results_log.path
         except Exception as exc:

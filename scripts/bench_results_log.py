@@ -19,11 +19,11 @@ The script relaunches itself under ``mpiexec -n NP`` (the ``mpiexec`` next to
    written by the workers, and the 'none' run returns it too (then it is dropped).
 2. Memory: ``--evaluations`` no-op evaluations (1,000,000; ``--quick``: 100,000) in
    generations of 10,000, rank 0's resident memory (VmRSS, MiB) after a quarter, half and
-   all of them, and its peak (VmHWM), (a) through the ``Experiment`` with the results log
-   (which also keeps L2L's trajectory: every individual, result and attempt record of every
-   generation), and (b) through the ``Scheduler`` with only the ``ResultsLog`` writing
-   every attempt and flushing every generation: the log's own footprint (floor: under
-   300 MiB, flat with the history).
+   all of them, and its peak so far (VmHWM), (b) through the ``Scheduler`` with only the
+   ``ResultsLog`` writing every attempt and flushing every generation: the log's own
+   footprint (floor: under 300 MiB, flat with the history), then (a) through the
+   ``Experiment`` with the results log, which also keeps L2L's trajectory in memory (every
+   individual, result and attempt record of every generation).
 """
 
 import argparse
@@ -234,8 +234,8 @@ def main_mpi(args):
     root = comm.bcast(root, root=0)
     backends = ["serial"] + (["parallel"] if mpi_enabled() and comm.Get_size() > 1 else [])
     times = section_throughput(comm, root, args, backends)
+    mem_log = section_memory_log_only(comm, root, args)  # first: 2a's peak would hide its own
     mem_experiment = section_memory_experiment(comm, root, args, backends[-1])
-    mem_log = section_memory_log_only(comm, root, args)
     if rank != 0:
         return
     shutil.rmtree(root, ignore_errors=True)

@@ -290,12 +290,14 @@ class ParallelResultsLog(ResultsLog):
             file[path].resize(length, axis=0)
         if self.rank == 0:
             self._write_rows()
-        for seq, name, start in plan["writes"].get(self.rank, ()):
-            array = self._held[seq].pop(name)
-            if array.size:
-                file[f"outputs/{name}/{F.OUTPUT_VALUES}"][start : start + array.size] = array.ravel()
-            if not self._held[seq]:
-                del self._held[seq]
+        for name, start, seqs in plan["writes"].get(self.rank, ()):
+            ds = file[f"outputs/{name}/{F.OUTPUT_VALUES}"]
+            block = np.concatenate([self._held[seq].pop(name).ravel() for seq in seqs]).astype(ds.dtype, copy=False)
+            if block.size:  # one write per name and rank: this rank's values lie side by side
+                ds[start : start + block.size] = block
+            for seq in seqs:
+                if not self._held[seq]:
+                    del self._held[seq]
         self.comm.Barrier()  # every value is in place before the counts say so
         for path, key, value in plan["attrs"]:
             file[path].attrs[key] = value
@@ -356,8 +358,18 @@ class ParallelResultsLog(ResultsLog):
                 plan["create"].append((name, dtype.str, ndim))
                 n_entries = n_values = 0
                 values_ds = index_ds = None
-            sizes = np.array([e[2] for e in entries], dtype=np.int64)
-            starts = n_values + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            # values grouped by the rank that holds them (in row order within a rank), so
+            # that each rank writes one block per name; the index stays in row order
+            order = sorted(range(len(entries)), key=lambda k: entries[k][3])
+            sizes = np.array([entries[k][2] for k in order], dtype=np.int64)
+            starts = np.empty(len(entries), dtype=np.int64)
+            starts[order] = n_values + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            for k in order:
+                rank = entries[k][3]
+                writes = plan["writes"].setdefault(rank, [])
+                if not writes or writes[-1][0] != name:
+                    writes.append((name, int(starts[k]), []))
+                writes[-1][2].append(entries[k][4])
             end_entries, end_values = n_entries + len(entries), n_values + int(sizes.sum())
             group = f"/outputs/{name}"
             if values_ds is None:
@@ -369,8 +381,6 @@ class ParallelResultsLog(ResultsLog):
             else:
                 plan["resize"] += _dataset_plan([values_ds], end_values, values_ds.chunks[0])
                 plan["resize"] += _dataset_plan(index_ds, end_entries, OUTPUT_INDEX_CHUNK)
-            for (row, shape, size, rank, seq), start in zip(entries, starts):
-                plan["writes"].setdefault(rank, []).append((seq, name, int(start)))
             shapes = np.array([e[1] for e in entries], dtype=np.int64).reshape(len(entries), ndim)
             rows = np.array([e[0] for e in entries], dtype=np.int64)
             self._index[name] = (n_entries, rows, starts, shapes, end_values)

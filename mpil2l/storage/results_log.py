@@ -252,14 +252,18 @@ class _Table:
     @classmethod
     def create(cls, parent, name, columns, widths, chunk_rows, early=False):
         """Creates the table's group and datasets; `early`: allocate chunks when the
-        datasets grow (what parallel HDF5 needs of datasets written independently)."""
+        datasets grow, without fill values (what parallel HDF5 needs of datasets written
+        independently)."""
         group = parent.create_group(name)
         for c in columns:
             width = () if c.width is None else (widths[c.width],)
             kwargs = {} if c.fill is None else {"fillvalue": c.fill}
-            if early:
+            if early and c.dtype is not F.STRING:  # the parallel backend writes strings serially
+                # rows past n_rows are never read: no fill values, whose collective writes
+                # make every resize under parallel HDF5 slow
                 kwargs["dcpl"] = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
                 kwargs["dcpl"].set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+                kwargs["fill_time"] = "never"
             ds = group.create_dataset(
                 c.name,
                 shape=(0,) + width,
@@ -1201,6 +1205,16 @@ class ResultsLog(BaseResultsLog):
             ragged.drain()
             ragged.sync()
         self._file.flush()
+
+    def reserve(self, n_attempts):
+        """Grows the attempts table to hold at least `n_attempts` rows and the generations
+        table by a chunk, now: for the parallel backend, where growing is collective."""
+        self._check_open()
+        for table, n in ((self._attempts, n_attempts), (self._generations, 1)):
+            if n > table.capacity:
+                table.capacity = _grown_capacity(table.capacity, n, table.chunk_rows)
+                for ds in table.datasets.values():
+                    ds.resize(table.capacity, axis=0)
 
     def detach(self):
         """Flushes and closes the file, leaving it recorded as open for writing by this
