@@ -144,8 +144,17 @@ class ParallelResultsLog(ResultsLog):
     Example (every rank of ``mpiexec -n 4``, workers serving with ``hooks=log``)::
 
         if comm.rank == 0:
-            ResultsLog.create(path, 1, spec).detach()
+            ResultsLog.create(path, 1, spec, for_parallel=True).detach()
         log = ParallelResultsLog.open(comm, path)
+        if comm.rank == 0:
+            rows = log.append_attempts(records, params)
+            log.append_outputs(rows[0], held_outputs)  # HeldOutputs from a worker's on_result
+            log.flush()  # the workers take part through on_sync (or follow)
+            log.close()
+            log.finish_serially().close()
+        else:
+            serve(comm, hooks=log)  # on_result keeps the arrays, on_sync writes them
+            log.close()
     """
 
     _table_class = _CollectiveTable
@@ -160,7 +169,7 @@ class ParallelResultsLog(ResultsLog):
         self._kinds = {name: (r.dtype, r.ndim) for name, r in self._outputs.items()}
         self._created = set(self._outputs)
         self._entries = {}  # rank 0: name -> [(row, shape, size, rank, seq)] not yet written
-        self._index = {}  # rank 0, during a flush: name -> (rows, starts, shapes)
+        self._index = {}  # rank 0, during a step: name -> (n_entries, rows, starts, shapes, end_values)
 
     # -- opening ----------------------------------------------------------------------------
 
