@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 EXTRAS ?= mpich,test
 BIN_P_PIP = $(PENV) $(PBIN)/pip install
 
-.PHONY: venv demo test bench clean parallel-venv test-parallel bench-results-log
+.PHONY: venv demo test bench clean l2l-venv compare-l2l parallel-venv test-parallel bench-results-log
 
 venv: $(VENV)/.installed
 
@@ -26,6 +26,21 @@ test: venv
 
 bench: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/bench_runtime.py --np $(NP)
+
+# L2L (PyPI L2LforHPC) in an environment of its own, for scripts/compare_l2l.py only: it never
+# enters mpil2l's dependencies.
+L2L_VENV ?= .venv-l2l
+
+l2l-venv: $(L2L_VENV)/.installed
+
+$(L2L_VENV)/.installed:
+	$(PYTHON) -m venv $(L2L_VENV)
+	$(L2L_VENV)/bin/pip install --quiet --upgrade pip
+	$(L2L_VENV)/bin/pip install --quiet "L2LforHPC==2.0.0b0"
+	touch $@
+
+compare-l2l: venv l2l-venv
+	$(BIN)/python scripts/compare_l2l.py --l2l-python $(L2L_VENV)/bin/python
 
 # The parallel HDF5 stack (Debian): HDF5 and MPICH 4 from apt, a venv of its own whose mpi4py
 # (the PyPI wheel) finds Debian's MPICH through a libmpi.so.12 symlink on LD_LIBRARY_PATH, and
@@ -63,4 +78,4 @@ bench-results-log: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/bench_results_log.py --np $(NP)
 
 clean:
-	rm -rf $(VENV) $(PVENV) demo-results *.egg-info
+	rm -rf $(VENV) $(L2L_VENV) $(PVENV) demo-results *.egg-info

@@ -18,6 +18,7 @@ _EXPORTS = {
     "Optimizee": ".optimizee",
     "Optimizer": ".optimizers.optimizer",
     "ParameterGroup": ".trajectory",
+    "ResumeError": ".checkpoint",
     "RunAborted": ".errors",
     "RunInfo": ".runs",
     "RunValue": ".runs",

@@ -1,8 +1,9 @@
-"""``python -m mpil2l``: inspect a results log.
+"""``python -m mpil2l``: inspect a results log, read the optimizers' documentation.
 
     python -m mpil2l summary results.h5            # facts, statuses, best, generations
     python -m mpil2l export results.h5 [-o x.csv]  # one CSV row per attempt
     python -m mpil2l plot results.h5 [-o x.png]    # best and mean weighted fitness
+    python -m mpil2l optimizers [NAME]             # the optimizers, or one optimizer's page
 
 A missing or unreadable file ends with one line on stderr and exit status 2.
 """
@@ -36,8 +37,20 @@ def _plot(args):
     print(f"wrote {out}")
 
 
+def _optimizers(args):
+    from .optimizers import catalog
+
+    if args.name is None:
+        sys.stdout.write(catalog.index())
+        return
+    try:
+        sys.stdout.write(catalog.page(args.name))
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m mpil2l", description="Inspect an mpil2l results log (HDF5).")
+    parser = argparse.ArgumentParser(prog="python -m mpil2l", description="Inspect an mpil2l results log (HDF5), or read the optimizers' documentation.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
@@ -58,6 +71,12 @@ def build_parser():
     plot.add_argument("file", help="the results log")
     plot.add_argument("-o", "--output", help="the PNG file (default: FILE with .png)")
     plot.set_defaults(run=_plot)
+
+    optimizers = commands.add_parser(
+        "optimizers", help="list the optimizers, or print one optimizer's page (algorithm, parameters, defaults)"
+    )
+    optimizers.add_argument("name", nargs="?", help="an optimizer, e.g. GeneticAlgorithm or CrossEntropyOptimizer")
+    optimizers.set_defaults(run=_optimizers)
     return parser
 
 

@@ -2,8 +2,10 @@
 
 MPICH's blocking receive busy-polls a core. Rank 0 and idle workers share nodes (and, in
 tests, two cores) with busy workers, so every wait is a non-blocking probe followed by a
-sleep that starts short and doubles: a message that arrives right away is seen within
-microseconds, and a rank that waits long wakes a few thousand times a second at most.
+sleep that starts short and grows by a quarter each time: a message that arrives right away
+is seen within microseconds, one that arrives after a wait of t is seen about t/10 late (a
+doubling sleep would make that t/2), and a rank that waits long wakes a few thousand times
+a second at most.
 """
 
 import ctypes
@@ -15,6 +17,7 @@ import time
 SPIN_POLLS = 8
 MIN_SLEEP = 10e-6
 MAX_SLEEP = 500e-6
+GROWTH = 1.25  # each sleep this much longer than the one before, up to the maximum
 TIMER_SLACK_NS = 1000
 
 
@@ -35,8 +38,8 @@ _reduce_timer_slack()
 
 
 class Backoff:
-    """Sleep between polls: ``SPIN_POLLS`` free polls, then sleeps doubling from `min_sleep` to
-    `max_sleep`; `reset()` after progress.
+    """Sleep between polls: ``SPIN_POLLS`` free polls, then sleeps growing by `GROWTH` from
+    `min_sleep` to `max_sleep`; `reset()` after progress.
 
     Example:
         >>> b = Backoff()
@@ -61,4 +64,4 @@ class Backoff:
             self._polls += 1
             return
         time.sleep(self._delay)
-        self._delay = min(self._delay * 2, self.max_sleep)
+        self._delay = min(self._delay * GROWTH, self.max_sleep)

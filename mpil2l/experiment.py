@@ -12,16 +12,21 @@ import shutil
 import time
 from typing import NamedTuple
 
+import numpy as np
 from mpi4py import MPI
 
+from . import checkpoint as ckpt
+from .backoff import Backoff
 from .errors import EvaluationFailed, FitnessError, JobTerminated, RunAborted, reraise_remote
 from .conversion import dict_to_list
 from .evaluation import Simulation, Task, attempt_record, split_outputs
-from .isolation import Limits, check_isolation
+from .isolation import Limits, check_isolation, prestart
 from .logs import StdoutLog, configure_logger, logger
-from .runs import StatusType
+from .runs import RunValue, StatusType
 from .scheduler import Scheduler
 from .storage import ResultsLog
+from .storage.reader import open_log
+from .storage.results_log import _check_not_in_use, load_checkpoint_slots, read_history
 from .storage.parallel import ParallelResultsLog, choose_backend
 from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
 from .trajectory import Trajectory
@@ -55,13 +60,39 @@ DISPATCH_MODES = ("dynamic", "static")
 # L2L's file-based runner settings; they have no meaning when workers are MPI ranks.
 L2L_RUNNER_KEYS = ("srun", "exec", "work_path", "paths_obj")
 DEFAULT_TIME_LIMIT = 2 * 3600.0  # what L2L's timeout=True means
-RESULTS_LOG_NAME = "results.h5"
-# The results log is flushed after every generation unless generations are so short that
-# this would take more than this share of the run; then as often as that share allows.
-FLUSH_SHARE = 0.02
+RESULTS_LOG_NAME = ckpt.RESULTS_LOG_NAME
+# Within a generation, finished attempts are flushed to the results log once this long has
+# passed since the last flush, and at least this many times the last flush's duration.
+MIN_FLUSH_INTERVAL = 0.05
+FLUSH_COST_RATIO = 20
+# A checkpoint is saved after a generation unless the last one was saved less than this many
+# times its own saving time ago (so checkpoints cost rank 0 at most about 5 % of the run);
+# a resumed run replays the generations in between from the log, evaluating none of them.
+CHECKPOINT_COST_RATIO = 20
 # The parallel results log starts with room for this many generations of attempts (growing
 # it later is a collective step).
 PARALLEL_RESERVE = 8
+
+
+class _Resume(NamedTuple):
+    """What `prepare_experiment` found to resume from (rank 0)."""
+
+    source: str  # named in messages
+    data: bytes  # the pickled checkpoint, its whole trajectory included
+    log_path: str  # the results log to go on writing, or None: a new one
+    first_generation: int
+    history: dict  # generation -> (offset, length) in that log's checkpoint history
+
+
+class _Submissions:
+    """Stands in for the scheduler while finished attempts read back from the results log
+    are handled: records the retries that handling asks for."""
+
+    def __init__(self):
+        self.runs = []
+
+    def submit_run(self, run_info, avoid=None):
+        self.runs.append((run_info, avoid))
 
 
 class RunPaths(NamedTuple):
@@ -102,6 +133,14 @@ class Experiment:
         self.best = None  # (weighted fitness, generation, ind_idx, fitness, params)
         self.results_log = None  # rank 0's ResultsLog while the run goes on
         self._stdout_log = None
+        self._resume = None  # rank 0: what to resume from (`_Resume`), if anything
+        self._reusable = {}  # generation -> [(task, value)] finished before an interruption
+        self._last_checkpoint = None  # rank 0: (resume state without traj, pickled checkpoint)
+        self._checkpoint_failed = False
+        self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
+        self._checkpointed = self._next_generation = None  # the generation each begins at
+        self._updating = False
+        self._run_started = False
         install_abort_hook(self.comm)
 
     @property
@@ -115,8 +154,14 @@ class Experiment:
         Args:
             name: run name and folder name under `root_dir_path` (default ``'L2L-run'``).
             trajectory_name: the trajectory's name (default ``'trajectory'``).
-            checkpoint: a `Trajectory` from an earlier run (`load_trajectory`); the run goes
-                on from its first generation without results.
+            checkpoint: resume an interrupted run (see "Checkpoint and resume" in the
+                README). ``True``: go on with the run folder ``<root_dir_path>/<name>`` where
+                it stopped (start it if it does not exist); a path to a results log or a run
+                folder: go on from that run's last checkpoint (in place if it is this run's
+                folder, else in a new run folder holding a copy of its log); a `Trajectory`
+                saved by mpil2l (`load_trajectory`): go on from it in a new results log.
+                Attempts that finished in the interrupted generation are taken from the log,
+                not run again.
             log_stdout: also copy every rank's stdout and stderr into
                 ``<run folder>/logs/rank-<r>.log`` (default False).
             runner_params: dict of how individuals are evaluated (defaults in
@@ -148,8 +193,11 @@ class Experiment:
 
         Raises:
             TypeError: an unknown keyword or runner parameter, or a checkpoint that is not a
-                `Trajectory`.
-            ValueError: a bad value.
+                `Trajectory`, a path or True.
+            ValueError: a bad value; `ResumeError` (a ValueError): nothing to resume from,
+                or ``overwrite=True`` with a checkpoint in the run folder itself;
+                `ResultsLogError`: the checkpoint's log is not a usable results log.
+            LogInUseError: the checkpoint's log is open for writing by a live run.
             OSError: the run folder cannot be created or already exists.
         """
         try:
@@ -169,8 +217,13 @@ class Experiment:
         runner_params = self._runner_params(kwargs.get("runner_params"))
         self.log_backend = choose_backend(runner_params["results_log"], self.comm.Get_size())
         checkpoint = kwargs.get("checkpoint")
-        if checkpoint is not None and not isinstance(checkpoint, Trajectory):
-            raise TypeError(f"checkpoint must be a Trajectory, got {type(checkpoint).__name__}")
+        if checkpoint is False:
+            checkpoint = None
+        if checkpoint is not None and not isinstance(checkpoint, (Trajectory, str, os.PathLike)) and checkpoint is not True:
+            raise TypeError(
+                f"checkpoint must be a Trajectory, a path to a results log or run folder, or True, got "
+                f"{type(checkpoint).__name__}"
+            )
         self.time_limit = _time_limit(kwargs.get("timeout", True))
         self.stop_run = bool(kwargs.get("stop_run", False))
         self.multiprocessing = bool(kwargs.get("multiprocessing", True))
@@ -179,11 +232,21 @@ class Experiment:
 
         output = os.path.join(self.root_dir_path, name)
         self.paths = RunPaths(self.root_dir_path, output, os.path.join(output, "logs"))
+        overwrite = bool(kwargs.get("overwrite", False))
         error = None
+        self._resume = None
         if self.is_root:
             try:
-                self._create_run_folder(bool(kwargs.get("overwrite", False)), log_stdout)
-            except OSError as exc:
+                self._resume = self._find_checkpoint(checkpoint, overwrite)
+                if self._resume is not None and self._resume.log_path == self._own_log_path():
+                    if log_stdout:
+                        os.makedirs(self.paths.logs_path, exist_ok=True)
+                else:
+                    self._create_run_folder(overwrite, log_stdout)
+                    if self._resume is not None and self._resume.log_path is not None:
+                        shutil.copyfile(self._resume.log_path, self._own_log_path())
+                        self._resume = self._resume._replace(log_path=self._own_log_path())
+            except Exception as exc:  # every rank raises it
                 error = exc
         error = self.comm.bcast(error, root=0)
         if error is not None:
@@ -192,11 +255,25 @@ class Experiment:
             self._stdout_log = StdoutLog(os.path.join(self.paths.logs_path, f"rank-{self.rank}.log"))
         configure_logger(self.rank, bool(kwargs.get("debug", False)))
 
-        self.traj = checkpoint or Trajectory(kwargs.get("trajectory_name", "trajectory"))
+        if self._resume is not None:
+            self.traj = ckpt.load(self._resume.data, self._resume.source)["traj"]
+        elif isinstance(checkpoint, Trajectory):
+            self.traj = checkpoint
+        else:
+            self.traj = Trajectory(kwargs.get("trajectory_name", "trajectory"))
         self.traj.f_add_parameter_group("runner_params")
         for key, value in runner_params.items():
             self.traj.f_add_parameter_to_group("runner_params", key, value)
+        if runner_params["isolation"] == "process" and self._evaluates_here():
+            prestart(imports=("mpil2l.evaluation",))  # starts while the user builds the optimizer
         return self.traj, dict(runner_params)
+
+    def _evaluates_here(self):
+        """True on the ranks whose evaluation processes the run will use."""
+        size, max_workers = self.comm.Get_size(), self.runner_params["max_workers"]
+        if size == 1 or not self.multiprocessing:
+            return self.is_root
+        return not self.is_root and (max_workers is None or self.rank <= max_workers)
 
     def run_experiment(self, optimizer, optimizee, optimizer_parameters=None, optimizee_parameters=None):
         """Runs the optimization. Collective on `comm`: rank 0 evaluates generations on the
@@ -238,7 +315,7 @@ class Experiment:
         self.results_log = None
         parallel = self.log_backend == "parallel"
         if parallel:  # collective with the workers' _serve, before the scheduler's own
-            self._open_parallel_log(weights)
+            parallel = self._open_parallel_log(weights)
         scheduler = Scheduler(
             target,
             self.comm,
@@ -249,19 +326,26 @@ class Experiment:
         )
         if parallel and self.results_log is not None:
             self.results_log.announce = scheduler.sync_workers
+        self._run_started = self._updating = self._checkpoint_failed = False
+        self._last_checkpoint = self._checkpointed = self._next_generation = None
+        self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
         try:
             with terminate_on_signals():
+                if self._resume is not None:
+                    self._restore(optimizer)
                 if not parallel:
                     self._open_results_log(weights)
+                self._run_started = True
                 self._run_generations(scheduler, optimizer)
                 if self.results_log is not None:
-                    self.results_log.flush()  # what FLUSH_SHARE left for later
+                    self.results_log.flush()  # the parallel log flushes generations only when due
         except BaseException as exc:
             if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
                 write_stderr(f"mpil2l: {exc or 'interrupted'}; stopping every rank\n")
             else:
                 print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
-            self._save_interrupted(exc)
+            if self._run_started:  # a run that could not start leaves every file as it was
+                self._save_interrupted(exc)
             if not parallel:
                 self._close_results_log()
             scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
@@ -282,10 +366,15 @@ class Experiment:
         if self.is_root:
             optimizer.end(self.traj)
             if self.results_log is not None and getattr(optimizer, "best_individual", None) is not None:
-                self.results_log.write_best(
-                    optimizer.best_individual, optimizer.best_fitness, optimizer.best_weighted_fitness
-                )
+                try:
+                    self.results_log.write_best(
+                        optimizer.best_individual, optimizer.best_fitness, optimizer.best_weighted_fitness
+                    )
+                except ValueError as exc:  # multi gradient descent: its best is one inner individual
+                    logger.warning("the best individual is not stored in the results log: %s", exc)
             self._close_results_log()
+            if self._last_checkpoint is not None:
+                self.traj.resume_state = self._last_checkpoint[0]
             _save_atomically(self.traj, os.path.join(self.paths.output_dir_path, "trajectory.pickle"))
             if self.best is not None:
                 _, g, idx, fitness, params = self.best
@@ -314,49 +403,115 @@ class Experiment:
             traj.results.f_add_result_group("attempts")
         pending = [g for g in traj.individuals if g not in evaluated]
         g = first = min(pending) if pending else None
+        self._next_generation = self._checkpointed = first
+        if first is not None and (self._resume is None or self._resume.log_path is None):
+            self._save_checkpoint(optimizer, first, force=True)  # a resumed log already holds this one
         started = time.monotonic()
         while g in traj.individuals and (n_iteration is None or g < n_iteration):
             if g > first and self.time_limit is not None and time.monotonic() - started > self.time_limit:
                 logger.warning("time limit of %g s reached: stopping before generation %d", self.time_limit, g)
                 break
             t0 = time.perf_counter()
-            results, attempts = self._evaluate_generation(scheduler, g, traj.individuals[g])
+            reused = self._reused_attempts(g, traj.individuals[g])
+            results, attempts = self._evaluate_generation(scheduler, g, traj.individuals[g], reused)
+            self._updating = True  # the trajectory and the optimizer disagree until post_process returns
             traj.results.f_add_result_to_group("all_results", g, results)
             traj.results.f_add_result_to_group("attempts", g, attempts)
             traj.current_results = results
             optimizer.post_process(traj, results)
+            self._updating = False
+            self._next_generation = g + 1
             seconds = time.perf_counter() - t0
             self._report(g, results, weights, seconds)
             self._log_generation(optimizer, g, results, seconds)
+            self._save_checkpoint(optimizer, g + 1)
             g += 1
+        if g is not None and self._checkpointed != g:
+            self._save_checkpoint(optimizer, g, force=True)
 
-    def _evaluate_generation(self, scheduler, g, individuals):
+    def _evaluate_generation(self, scheduler, g, individuals, reused=()):
         """Evaluates one generation, retrying failed individuals; returns the results in
-        ``ind_idx`` order and the record of every attempt."""
+        ``ind_idx`` order and the record of every attempt.
+
+        `reused` holds ``(task, value)`` of attempts that finished before the run was
+        interrupted (read back from the results log): they are handled as if they had just
+        arrived, and only what they leave to do is evaluated."""
         tasks = [Task(g, ind.ind_idx, 0, ind.params) for ind in individuals]
-        scheduler.submit_runs(tasks, static=self.runner_params["dispatch"] == "static")
         fitness, attempts, failed = {}, [], []
+        replay = _Submissions()
+        for task, value in reused:
+            self._take_result(replay, task, value, fitness, attempts, failed, log=False)
+        done = {(task.ind_idx, task.attempt) for task, _ in reused}
+        fresh = [task for task in tasks if (task.ind_idx, 0) not in done]
+        if self.comm.Get_size() == 1 or not self.multiprocessing:
+            # rank 0 evaluates a run when it is submitted: one at a time, so that each
+            # result reaches the log (and a kill loses one evaluation, not the generation)
+            for task in fresh:
+                scheduler.submit_run(task)
+                for done_task, value in scheduler.get_finished_runs():
+                    self._take_result(scheduler, done_task, value, fitness, attempts, failed)
+                if self.results_log is not None and self._unflushed_since is not None and self._flush_due():
+                    self._flush_log()
+        elif fresh:
+            scheduler.submit_runs(fresh, static=self.runner_params["dispatch"] == "static")
+        for task, avoid in replay.runs:
+            if (task.ind_idx, task.attempt) not in done:
+                scheduler.submit_run(task, avoid=avoid)
         while len(fitness) < len(tasks):
-            scheduler.wait()
-            for task, value in scheduler.get_finished_runs():
-                value, outputs = split_outputs(value)
-                attempts.append(attempt_record(task, value))
-                if self.results_log is not None:
-                    rows = self.results_log.append_attempts([attempts[-1]], [task.params])
-                    if outputs:
-                        self.results_log.append_outputs(rows[0], outputs)
-                first, self._first_attempt_seen = not self._first_attempt_seen, True
-                if value.status == StatusType.SUCCESS:
-                    fitness[task.ind_idx] = value.cost
-                elif self._retry(scheduler, task, value, first):
-                    continue
-                else:
-                    failed.append((task, value))
-                    fitness[task.ind_idx] = self._cost_for_crash
+            for task, value in self._wait_for_results(scheduler):
+                self._take_result(scheduler, task, value, fitness, attempts, failed)
         if failed and len(failed) == len(tasks):
             task, value = failed[0]
             _raise_failure(value, f"every individual of generation {g} failed; the first, {task.ind_idx},")
         return [(idx, fitness[idx]) for idx in sorted(fitness)], attempts
+
+    def _take_result(self, scheduler, task, value, fitness, attempts, failed, log=True):
+        """Records one finished attempt and decides what follows: its fitness, a retry, or
+        the worst fitness."""
+        value, outputs = split_outputs(value)
+        attempts.append(attempt_record(task, value))
+        if log and self.results_log is not None:
+            rows = self.results_log.append_attempts([attempts[-1]], [task.params])
+            if outputs:
+                self.results_log.append_outputs(rows[0], outputs)
+            # the parallel log is flushed between generations only: its flush is a
+            # collective step, which needs every worker idle
+            if self._unflushed_since is None and not isinstance(self.results_log, ParallelResultsLog):
+                self._unflushed_since = time.monotonic()
+        first, self._first_attempt_seen = not self._first_attempt_seen, True
+        if value.status == StatusType.SUCCESS:
+            fitness[task.ind_idx] = value.cost
+        elif not self._retry(scheduler, task, value, first):
+            failed.append((task, value))
+            fitness[task.ind_idx] = self._cost_for_crash
+
+    def _wait_for_results(self, scheduler):
+        """The next finished attempts; while some are not yet in the file, flushes the
+        results log once `_flush_due` says so, so that a killed run loses little work."""
+        if self.results_log is None or self._unflushed_since is None:
+            scheduler.wait()
+            return scheduler.get_finished_runs()
+        backoff = Backoff()
+        while True:
+            finished = scheduler.get_finished_runs()
+            if finished or not scheduler.pending_runs():
+                return finished
+            if self._flush_due():
+                self._flush_log()
+                scheduler.wait()
+                return scheduler.get_finished_runs()
+            backoff.sleep()
+
+    def _flush_due(self):
+        interval = max(MIN_FLUSH_INTERVAL, FLUSH_COST_RATIO * self._flush_seconds)
+        return time.monotonic() - self._last_flush >= interval
+
+    def _flush_log(self):
+        t0 = time.monotonic()
+        self.results_log.flush()
+        self._last_flush = time.monotonic()
+        self._flush_seconds = self._last_flush - t0
+        self._unflushed_since = None
 
     def _retry(self, scheduler, task, value, first):
         """Handles a failed attempt: resubmits it (True), accepts the failure (False), or
@@ -381,8 +536,22 @@ class Experiment:
 
     def _open_results_log(self, weights):
         """Creates ``<run folder>/results.h5``: one row per evaluation attempt, written as
-        results arrive and flushed every generation (see `mpil2l.storage`)."""
-        if self.log_backend == "none":
+        results arrive and flushed every generation (see `mpil2l.storage`); or, resuming,
+        opens the run's log and reads back the attempts finished after its checkpoint."""
+        self._unflushed_since, self._last_flush, self._flush_seconds = None, time.monotonic(), 0.0
+        self._reusable = {}
+        self._history = {}
+        if self._resume is not None and self._resume.log_path is not None:
+            self._history = dict(self._resume.history)
+            # the job that wrote the log is over (prepare_experiment found no live writer on
+            # this host, and HDF5's lock is free); one on another host cannot be asked
+            self.results_log = ResultsLog.open_for_resume(self._resume.log_path, keep_attempts=True, break_lock=True)
+            self._reusable = _finished_attempts(self.results_log.attempts_since_checkpoint())
+            n = sum(len(v) for v in self._reusable.values())
+            logger.info("resuming %s at generation %d; %d finished attempt(s) of the interrupted generation are reused",
+                        self._resume.source, self._resume.first_generation, n)
+        if self.log_backend == "none" and self._resume is None:
+            return
             return
         pending = [g for g in self.traj.individuals if g not in self.traj.results.all_results]
         if weights is None or not pending:
@@ -398,7 +567,11 @@ class Experiment:
 
     def _open_parallel_log(self, weights):
         """Rank 0: creates the log (serial HDF5), then every rank opens it with ``mpio``
-        (collective with `_serve` on the workers)."""
+        (collective with `_serve` on the workers). Returns False when resuming: a resumed
+        run goes on in its log with the serial backend."""
+        if self._resume is not None:
+            self.comm.bcast(("open", None), root=0)
+            return False
         try:
             self._open_results_log(weights)
             if self.results_log is not None:
@@ -413,6 +586,7 @@ class Experiment:
             raise mark_reported(exc)
         self.comm.bcast(("open", path), root=0)
         self.results_log = None if path is None else ParallelResultsLog.open(self.comm, path)
+        return True
 
     def _serve(self):
         """A worker's part of `run_experiment`: serve evaluations, and with the parallel
@@ -447,28 +621,173 @@ class Experiment:
             return
         statistics = getattr(optimizer, "statistics", None)
         if statistics and statistics[-1].get("generation") == g:
-            self.results_log.append_generation(dict(statistics[-1], wall_seconds=seconds))
-        now = time.perf_counter()
-        last, cost = getattr(self, "_last_flush", (0.0, 0.0))
-        if now - last >= cost / FLUSH_SHARE:
-            self.results_log.flush()
-            end = time.perf_counter()
-            self._last_flush = (end, end - now)
+            stats = dict(statistics[-1], wall_seconds=seconds)
+            best = stats.get("best_fitness")
+            if best is not None and len(best) != self.results_log.n_objectives:
+                # multi gradient descent: one inner individual's fitness, not an evaluation's
+                stats["best_fitness"] = None
+            self.results_log.append_generation(stats)
+        if not isinstance(self.results_log, ParallelResultsLog) or self._flush_due():
+            self._flush_log()  # the parallel log's flush is a collective step: when due
 
     def _close_results_log(self):
         if self.results_log is not None and not self.results_log.closed:
             self.results_log.close()
 
     def _save_interrupted(self, exc):
-        """Keeps what the run finished: the trajectory, with the reason it ended, goes where
-        `end_experiment` would put it (pass it back as ``checkpoint`` to go on)."""
+        """Keeps what the run finished: the trajectory of the last checkpoint (the live one
+        may be half-way through `post_process`), with the optimizer's state and the reason
+        it ended, goes where `end_experiment` would put it (pass it back as ``checkpoint``
+        to go on)."""
         try:
-            self.traj.f_add_result("interrupted", f"{type(exc).__name__}: {exc}")
+            traj = self.traj
+            # (not into a parallel log: its checkpoint is collective, and the workers may
+            # be busy or terminated)
+            collective = isinstance(self.results_log, ParallelResultsLog)
+            if not self._updating and self._checkpointed != self._next_generation and self.optimizer is not None and not collective:
+                try:  # between generations the live state is whole: save it first
+                    self._save_checkpoint(self.optimizer, self._next_generation, force=True)
+                except Exception as save_error:
+                    logger.error("could not checkpoint the finished generations: %s", save_error)
+            if self._last_checkpoint is not None and self.results_log is not None and not self.results_log.closed:
+                payload = pickle.loads(self._last_checkpoint[1])
+                ckpt.assemble(payload, self.results_log.read_checkpoint_history)  # none if it holds them
+                traj = payload["traj"]
+                traj.resume_state = self._last_checkpoint[0]
+            traj.f_add_result("interrupted", f"{type(exc).__name__}: {exc}")
             path = os.path.join(self.paths.output_dir_path, "trajectory.pickle")
-            _save_atomically(self.traj, path)
+            _save_atomically(traj, path)
             logger.warning("the finished generations are saved in %s", path)
         except Exception as save_error:  # the run is ending anyway; say why nothing was saved
             logger.error("could not save the interrupted trajectory: %s", save_error)
+
+    # -- checkpoint and resume (rank 0) ----------------------------------------------------
+
+    def _own_log_path(self):
+        return os.path.join(self.paths.output_dir_path, RESULTS_LOG_NAME)
+
+    def _find_checkpoint(self, checkpoint, overwrite):
+        """What ``checkpoint=`` names to resume from, checked without writing anything: a
+        `_Resume`, or None for a new run."""
+        if checkpoint is None:
+            return None
+        if isinstance(checkpoint, Trajectory):
+            state = getattr(checkpoint, "resume_state", None)
+            if not isinstance(state, dict) or state.get("format") != ckpt.FORMAT:
+                raise ckpt.ResumeError(
+                    "checkpoint: this trajectory holds no optimizer state (traj.resume_state): only "
+                    "trajectories saved by mpil2l can be resumed; or pass the run folder or its results.h5"
+                )
+            saved = pickle.loads(pickle.dumps(checkpoint))
+            saved.resume_state = None
+            saved.results._data.pop("interrupted", None)
+            data = pickle.dumps(dict(state, traj=saved), protocol=pickle.HIGHEST_PROTOCOL)
+            return _Resume("the checkpoint trajectory", data, None, state["next_generation"], {})
+        if checkpoint is True:
+            if not os.path.lexists(self.paths.output_dir_path):
+                logger.info("checkpoint=True: no run folder %s yet; starting the run", self.paths.output_dir_path)
+                return None
+            path = ckpt.results_log_path(self.paths.output_dir_path)
+        else:
+            path = ckpt.results_log_path(checkpoint)
+        in_place = os.path.realpath(path) == os.path.realpath(self._own_log_path())
+        if in_place and overwrite:
+            raise ckpt.ResumeError(
+                f"checkpoint={checkpoint!r} resumes the run folder {self.paths.output_dir_path!r}; "
+                "overwrite=True would delete it: pass one or the other"
+            )
+        _check_not_in_use(path)
+        with open_log(path) as file:
+            group = file["checkpoint"]
+            data, _ = load_checkpoint_slots(group, path)
+            if data is None:
+                raise ckpt.ResumeError(
+                    f"checkpoint: {path!r} holds no checkpoint (the run ended before its first generation)"
+                )
+            payload = ckpt.load(data, repr(path))
+            history = ckpt.assemble(payload, lambda offset, n: read_history(group, offset, n, path))
+        data = pickle.dumps(payload, protocol=ckpt.PROTOCOL)
+        log_path = self._own_log_path() if in_place else os.path.abspath(path)
+        return _Resume(repr(path), data, log_path, payload["next_generation"], history)
+
+    def _restore(self, optimizer):
+        """Puts the checkpoint's optimizer state, trajectory and runtime state in place, once
+        the script has built its optimizer: checks first that they fit (nothing is written
+        when they do not)."""
+        source = self._resume.source
+        payload = ckpt.load(self._resume.data, source)
+        if not ckpt.can_checkpoint(optimizer):
+            raise ckpt.ResumeError(
+                f"cannot resume {type(optimizer).__name__} from {source}: it has no get_state()/set_state()"
+            )
+        ckpt.check_fits(payload, optimizer, self.traj, source)
+        try:
+            optimizer.set_state(payload["state"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ckpt.ResumeError(f"cannot resume from {source}: the optimizer refused the saved state: {exc}") from None
+        saved = payload["traj"]
+        saved.resume_state = None
+        saved.results._data.pop("interrupted", None)
+        self.traj.restore(saved)
+        self.traj.f_add_parameter_group("runner_params")
+        for key, value in self.runner_params.items():
+            self.traj.f_add_parameter_to_group("runner_params", key, value)
+        experiment = payload["experiment"]
+        self.best = experiment["best"]
+        self._first_attempt_seen = experiment["first_attempt_seen"]
+        # what end_experiment and an interruption save until this run checkpoints anew
+        self._last_checkpoint = ({k: v for k, v in payload.items() if k != "traj"}, self._resume.data)
+
+    def _save_checkpoint(self, optimizer, next_generation, force=False):
+        """Saves the optimizer's state and the trajectory into the results log (atomically;
+        see `mpil2l.checkpoint`), unless the last checkpoint is too recent for its cost
+        (`CHECKPOINT_COST_RATIO`) and `force` is False."""
+        if self.results_log is None or not ckpt.can_checkpoint(optimizer) or self._checkpoint_failed:
+            return
+        now = time.monotonic()
+        if not force and now - self._checkpoint_end < CHECKPOINT_COST_RATIO * self._checkpoint_seconds:
+            return
+        experiment = {"best": self.best, "first_attempt_seen": self._first_attempt_seen}
+        try:
+            state = ckpt.resume_state(optimizer, experiment, next_generation)
+            data = ckpt.capture(state, self.traj, self._history, self.results_log.append_checkpoint_history)
+        except Exception as exc:  # say, an attribute that cannot be pickled: run on, unsaved
+            logger.warning(
+                "cannot checkpoint %s (%s: %s); the run goes on without checkpoints",
+                type(optimizer).__name__, type(exc).__name__, exc,
+            )
+            self._checkpoint_failed = True
+            return
+        self.results_log.save_checkpoint(data, generation=next_generation - 1)
+        self._last_checkpoint = (state, data)
+        self._checkpointed = next_generation
+        self._checkpoint_end = time.monotonic()
+        self._checkpoint_seconds = self._checkpoint_end - now
+        self._last_flush = time.monotonic()
+        self._unflushed_since = None
+
+    def _reused_attempts(self, g, individuals):
+        """The attempts of generation `g` read back from the results log, as ``(task,
+        value)``, checked against the trajectory's individuals."""
+        rows = self._reusable.pop(g, [])
+        by_idx = {ind.ind_idx: ind for ind in individuals}
+        reused = []
+        for row, ind_idx, attempt, params, value in rows:
+            ind = by_idx.get(ind_idx)
+            if ind is None or not np.array_equal(
+                np.asarray(dict_to_list(ind.as_dict()), dtype=float), params, equal_nan=True
+            ):
+                # the optimizer drew other individuals than before the interruption (it is not
+                # deterministic): the logged attempts from here on belong to no generation
+                logger.warning(
+                    "generation %d, individual %d differs from the one in the results log: its attempts and "
+                    "every later one are dropped from the log and evaluated again", g, ind_idx,
+                )
+                self.results_log.truncate_attempts(rows[0][0])
+                self._reusable = {}
+                return []
+            reused.append((Task(g, ind_idx, attempt, ind.params), value))
+        return reused
 
     def _report(self, g, results, weights, seconds):
         if not results:
@@ -570,6 +889,26 @@ def _cost_for_crash(cost, weights):
             f"has {len(weights)} fitness weight(s)"
         )
     return tuple(float(v) for v in values)
+
+
+def _finished_attempts(rows):
+    """Attempt rows read back from a results log, by generation: ``[(row, ind_idx,
+    attempt, params, RunValue)]`` in the order they were written."""
+    out = {}
+    for i in range(len(rows["row"])):
+        status = StatusType(int(rows["status"][i]))
+        fitness = rows["fitness"][i]
+        error = str(rows["error"][i])
+        rank = int(rows["rank"][i])
+        info = {"rank": None if rank < 0 else rank}
+        if status != StatusType.SUCCESS:
+            info.update(error=error.strip().splitlines()[-1] if error.strip() else status.name, traceback=error)
+        cost = tuple(float(f) for f in fitness) if status == StatusType.SUCCESS else None
+        value = RunValue(cost, float(rows["runtime"][i]), status, float(rows["start"][i]), float(rows["end"][i]), info)
+        params = np.asarray(rows["params"][i], dtype=float)
+        entry = (int(rows["row"][i]), int(rows["ind_idx"][i]), int(rows["attempt"][i]), params, value)
+        out.setdefault(int(rows["generation"][i]), []).append(entry)
+    return out
 
 
 def _raise_failure(value, context):

@@ -22,6 +22,7 @@ in the child); every message is a pickle preceded by its length:
 import ctypes
 import ctypes.util
 import faulthandler
+import importlib
 import os
 import pickle
 import resource
@@ -51,7 +52,7 @@ EXIT_GRACE = 1.0
 MEMOUT_FRACTION = 0.9
 
 _HEADER = struct.Struct("<Q")
-_CHILD_CODE = "from mpil2l.isolation import child_main; child_main({read_fd}, {write_fd}, {parent})"
+_CHILD_CODE = "from mpil2l.isolation import child_main; child_main({read_fd}, {write_fd}, {parent}, {imports!r})"
 # What MPI launchers (Hydra, Slurm's PMI, PMIx, Open MPI) tell a rank about its job. The child
 # must not see it: MPI_Init there would join the job as a second copy of the worker's rank.
 _LAUNCHER_PREFIXES = ("PMI_", "PMIX_", "HYDI_", "HYDRA_", "OMPI_", "MPI_LOCAL", "MPIR_", "SLURM_STEP")
@@ -72,9 +73,57 @@ class Limits(NamedTuple):
 class ChildInit(NamedTuple):
     target: bytes  # cloudpickled
     sys_path: list
+    cwd: str  # the worker's, when the run starts (the child may have been started earlier)
     rank: int
     memory_limit_mb: Optional[float]
     log_path: Optional[str]  # the worker's stdout log, if it keeps one
+
+
+class _Child(NamedTuple):
+    process: subprocess.Popen
+    channel: "_Channel"
+
+
+_spare = None  # a child started ahead of need by `prestart`, waiting for its ChildInit
+
+
+def prestart(imports=()):
+    """Starts this process's next evaluation process now, so that the interpreter's start-up
+    and the `imports` (module names) overlap with whatever the caller does before its first
+    run; the next `Sandbox` takes it over. A spare nobody takes exits with this process."""
+    global _spare
+    if _spare is None or _spare.process.poll() is not None:
+        _spare = _spawn(imports)
+
+
+def _take_spare():
+    global _spare
+    child, _spare = _spare, None
+    if child is not None and child.process.poll() is None:
+        return child
+    return None
+
+
+def _spawn(imports=()):
+    """A new child process, started and waiting for its `ChildInit`."""
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    code = _CHILD_CODE.format(read_fd=to_child_r, write_fd=from_child_w, parent=os.getpid(), imports=tuple(imports))
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            pass_fds=(to_child_r, from_child_w),
+            start_new_session=True,
+            env=_child_environment(),
+        )
+    except BaseException:
+        for fd in (to_child_w, from_child_r):
+            os.close(fd)
+        raise
+    finally:
+        os.close(to_child_r)
+        os.close(from_child_w)
+    return _Child(process, _Channel(from_child_r, to_child_w, blocking=False))
 
 
 def make_evaluator(isolation, target_blob, rank, limits=Limits()):
@@ -228,6 +277,7 @@ class Sandbox(Evaluator):
         self.restarts = -1
         self.queue = deque()  # [key, run_info, timeout, handed over at], results not yet read
         self.last_message = 0.0  # when the child last reported (ready or a result)
+        self._start()  # now, so that it gets ready while rank 0 prepares the first batch
 
     def submit(self, batch):
         """Hands `batch` (``[(key, run_info, timeout), ...]``) to the child."""
@@ -292,8 +342,7 @@ class Sandbox(Evaluator):
         the runs after it."""
         self.queue.popleft()
         self._kill()
-        if self.queue:
-            self._start()
+        self._start()
         return key, value
 
     def close(self):
@@ -310,25 +359,12 @@ class Sandbox(Evaluator):
     # -- internals ---------------------------------------------------------------------
 
     def _start(self):
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        code = _CHILD_CODE.format(read_fd=to_child_r, write_fd=from_child_w, parent=os.getpid())
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", code],
-                pass_fds=(to_child_r, from_child_w),
-                start_new_session=True,
-                env=_child_environment(),
-            )
-        finally:
-            os.close(to_child_r)
-            os.close(from_child_w)
-        self.channel = _Channel(from_child_r, to_child_w, blocking=False)
+        self.process, self.channel = _take_spare() or _spawn()
         self.baseline_kb = None
         self.restarts += 1
         log = getattr(getattr(sys.stdout, "log_file", None), "name", None)
         self.channel.send(
-            ChildInit(self.target_blob, list(sys.path), self.rank, self.limits.memory_limit_mb, log)
+            ChildInit(self.target_blob, list(sys.path), os.getcwd(), self.rank, self.limits.memory_limit_mb, log)
         )
         now = time.monotonic()
         for entry in self.queue:
@@ -407,15 +443,24 @@ def _limit_memory(limit_mb):
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def child_main(read_fd, write_fd, parent):
+def child_main(read_fd, write_fd, parent, imports=()):
     """The child's loop: take a batch, evaluate each run, send each result at once."""
     _die_with_parent(parent)
     faulthandler.enable()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when the child ends
     sys.stdout.reconfigure(line_buffering=True)  # nothing printed is lost if it is killed
     channel = _Channel(read_fd, write_fd)
-    init = channel.recv()
+    for name in imports:
+        try:
+            importlib.import_module(name)
+        except Exception:  # only a head start: the target imports what it needs itself
+            pass
+    try:
+        init = channel.recv()
+    except EOFError:  # a spare (`prestart`) whose worker never needed it
+        os._exit(0)
     sys.path[:] = init.sys_path
+    os.chdir(init.cwd)
     set_rank_variable(init.rank)
     if init.log_path:
         from .logs import StdoutLog

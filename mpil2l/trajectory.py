@@ -216,6 +216,9 @@ class Trajectory:
       ``[(ind_idx, fitness), ...]`` of every evaluated generation, and
       ``traj.results.attempts[g]`` one dict per evaluation attempt (generation, ind_idx,
       attempt, rank, status, fitness, start, end, runtime, error).
+    * ``traj.resume_state``: set on the trajectories mpil2l saves (``trajectory.pickle``):
+      the optimizer's state at the last finished generation, so that
+      ``prepare_experiment(checkpoint=traj)`` resumes the run (see `mpil2l.checkpoint`).
 
     Args:
         name: the trajectory's name.
@@ -313,6 +316,14 @@ class Trajectory:
                 ) from None
             individuals.append(Individual(generation, i, params))
         self.individuals[generation] = individuals
+
+    def restore(self, saved):
+        """Makes this trajectory a copy of `saved`, in place (resuming a run puts the
+        checkpoint's trajectory into the object that the script, the optimizer and the
+        optimizee already hold). `saved` must not be used afterwards."""
+        self.__dict__.clear()
+        self.__dict__.update(saved.__dict__)
+        self._parameters._traj = self
 
     def parameters_only(self):
         """A copy holding the parameters and no history: what a worker needs to evaluate an

@@ -86,7 +86,9 @@ N_NOOP = 50_000
 EXP_GENERATIONS, EXP_POPULATION = 10, 5_000
 PING_PONG_SECONDS = 1.0  # blocking MPICH receives on oversubscribed cores can be very slow
 LOGNORMAL_RUNS, LOGNORMAL_MEDIAN, LOGNORMAL_SIGMA = 300, 10e-3, 1.0
-SEEDS = (0, 1, 2)
+# Ten draws of the 300 durations: the question is one of a percent, and the draws differ by
+# more (zero-overhead greedy dispatch: 0.982 on seeds 0-2, 0.991 on 0-9, 0.990 on 0-39).
+SEEDS = tuple(range(10))
 OVERHEAD_POPULATION, OVERHEAD_GENERATIONS = 32, 200
 CPU_RUNS, CPU_RUN_SECONDS = 60, 0.05
 LATENCY_DURATIONS, LATENCY_REPEATS = (1e-3, 5e-3, 20e-3), 50

@@ -2,9 +2,12 @@
 real MPI ranks through ``python -m mpil2l.l2l`` and ``import mpil2l.compat``."""
 
 import importlib
+import os
 import pickle
+import signal
 import subprocess
 import sys
+import time
 import warnings
 
 import pytest
@@ -108,3 +111,43 @@ def test_a_missing_script_is_named():
     proc = subprocess.run([sys.executable, "-m", "mpil2l.l2l", "no_such_script.py"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "no such script: no_such_script.py" in proc.stderr
+
+
+def test_l2l_checkpoint_restart_script_goes_on_from_the_saved_trajectory(tmp_path):
+    """An L2L user's restart: the job gets SIGTERM (Slurm's wall time) in generation 2,
+    the script runs again with the saved trajectory as ``checkpoint`` and ends as a run that
+    was never stopped."""
+    script = str(L2L_STYLE / "l2l_aw_ga_restart.py")
+    root = tmp_path / "results"
+    launch = [str(MPIEXEC), "-n", "3", sys.executable, "-m", "mpil2l.l2l", script, str(root)]
+    full = subprocess.run(launch + ["L2L-AW-GA-full"], capture_output=True, text=True, timeout=180)
+    assert full.returncode == 0, full.stdout + full.stderr
+
+    log = tmp_path / "first.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(launch + ["L2L-AW-GA"], stdout=out, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        deadline = time.monotonic() + 120
+        while "mpil2l: generation 1:" not in log.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0 and "terminated by SIGTERM" in log.read_text()
+    saved = root / "L2L-AW-GA" / "trajectory.pickle"
+    restart = subprocess.run(launch + ["L2L-AW-GA-restarted", str(saved)], capture_output=True, text=True, timeout=180)
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    assert "mpil2l: generation 0:" not in restart.stdout and "mpil2l: generation 11:" in restart.stdout
+
+    def outcome(name):
+        with open(root / name / "trajectory.pickle", "rb") as f:
+            traj = pickle.load(f)
+        individuals = {g: [(i.ind_idx, i.difficulty) for i in inds] for g, inds in traj.individuals.items()}
+        return dict(traj.results.all_results.items()), individuals, traj.results.final_fitness
+
+    assert outcome("L2L-AW-GA-restarted") == outcome("L2L-AW-GA-full")
+    assert not leftover_processes("l2l_aw_ga_restart.py")

@@ -65,6 +65,10 @@ class GeneticAlgorithmOptimizer(Optimizer):
 
     "Bound" maps an individual through ``optimizee_bounding_func`` when one is given.
 
+    Use it for rugged or multimodal landscapes of a few to a few dozen parameters when no
+    gradient is available and a population of tens can be evaluated per generation; it
+    tolerates noisy fitness, and its hall of fame keeps the best distinct individuals found.
+
     Args:
         traj: the run's trajectory; gets the parameters' fields as parameters (``seed``,
             ``pop_size``, ``cx_prob``, ``mut_prob``, ``n_iteration``, ``ind_prob``,

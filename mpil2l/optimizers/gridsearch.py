@@ -31,6 +31,10 @@ class GridSearchOptimizer(Optimizer):
     expands the trajectory, so the run stops after generation 0. The optimizee's bounding
     function is not applied: the grid is exactly what the user asked for.
 
+    Use it for one to a few parameters (the grid grows as ``(n_steps + 1)`` to the power of
+    the number of elements), to map a landscape, or as a reproducible baseline: every point
+    is independent, so the whole grid is one generation that fills every worker.
+
     Args:
         traj: the run's trajectory; gets ``n_iteration = 1`` and the parameter group
             ``grid_spec`` (``name -> (lower_bound, upper_bound, n_steps)``).

@@ -50,9 +50,11 @@ the generation is >= ``stop_criterion``.
 
 def _multi_parameters(name, base):
     tuple_type = namedtuple(name, base._fields + ("n_inner_params",), defaults=(*base._field_defaults.values(), 2))
+    base_args = base.__doc__.split("Args:\n", 1)[1].rstrip("\n") + "\n"
     tuple_type.__doc__ = (
-        f"Parameters of `MultiGradientDescentOptimizer`: the fields of `{base.__name__}` "
-        f"(same meaning and defaults; see its documentation) and\n\nArgs:\n{_N_INNER_DOC}"
+        f"Parameters of `MultiGradientDescentOptimizer` with the update rule of\n`{base.__name__}`: "
+        f"its fields, with the same meaning and defaults, and ``n_inner_params``.\n\n"
+        f"Args:\n{base_args}{_N_INNER_DOC}"
     )
     return tuple_type
 

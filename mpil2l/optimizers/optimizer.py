@@ -8,8 +8,20 @@ An optimizer runs on rank 0 only and never sees MPI. The runtime drives it:
    ``post_process(traj, [(ind_idx, fitness_tuple), ...])``; the optimizer expands the
    trajectory with generation ``g + 1``, or does not expand it to stop;
 3. ``end(traj)`` runs once at the end.
+
+Checkpointing: after every generation the runtime saves ``get_state()`` (pickled, with the
+trajectory) into the results log, and a resumed run builds the optimizer with the same
+arguments, then calls ``set_state(saved)``. The contract: after ``set_state`` the optimizer
+must go on exactly as the saved one would have, random generator included. The base class
+saves its own attributes (``g``, ``eval_pop``, ``rng``, ``statistics``, the best
+individual); a subclass that does not override `get_state` gets every other attribute it
+sets saved too (deep copies), so a new optimizer is checkpointed without writing anything.
+A subclass that overrides them (to validate a state, or to keep it small) extends
+``super().get_state()`` with everything that changes after construction and restores it
+after ``super().set_state(state)``. tests/test_resume.py checks every optimizer.
 """
 
+import copy
 import logging
 import math
 import numbers
@@ -150,6 +162,15 @@ class Optimizer:
     # The namedtuple class (or tuple of classes) `parameters` must be an instance of
     # (None: anything).
     parameters_type = None
+    # What the constructor is given is never part of the state: a resumed optimizer is built
+    # with the same arguments.
+    _NOT_STATE = (
+        "optimizee_create_individual",
+        "optimizee_bounding_func",
+        "optimizee_fitness_weights",
+        "parameters",
+    )
+    _BASE_STATE = ("g", "eval_pop", "rng", "statistics", "best_individual", "best_fitness", "best_weighted_fitness")
 
     def __init__(
         self,
@@ -322,9 +343,11 @@ class Optimizer:
     def get_state(self):
         """The optimizer's state, for checkpointing: plain, picklable values.
 
-        Subclasses extend the dict with what they need to resume.
+        Subclasses that override it extend ``super().get_state()`` with what they need to
+        resume; for those that do not, the dict also holds every other attribute they set
+        (``'attributes'``, deep copies).
         """
-        return {
+        state = {
             "generation": self.g,
             "eval_pop": [_copy_individual(ind) for ind in self.eval_pop],
             "rng": None if self.rng is None else self.rng.bit_generator.state,
@@ -333,6 +356,14 @@ class Optimizer:
             "best_fitness": self.best_fitness,
             "best_weighted_fitness": self.best_weighted_fitness,
         }
+        if type(self).get_state is Optimizer.get_state:
+            skip = set(self._NOT_STATE) | set(self._BASE_STATE)
+            state["attributes"] = {
+                name: copy.deepcopy(value)
+                for name, value in vars(self).items()
+                if name not in skip and not callable(value)
+            }
+        return state
 
     def set_state(self, state):
         """Restores a state returned by `get_state`.
@@ -355,6 +386,8 @@ class Optimizer:
         self.best_individual = _copy_individual(state["best_individual"])
         self.best_fitness = state["best_fitness"]
         self.best_weighted_fitness = state["best_weighted_fitness"]
+        for name, value in state.get("attributes", {}).items():
+            setattr(self, name, copy.deepcopy(value))
 
 
 def _copy_individual(individual):

@@ -40,6 +40,7 @@ from .results_log import (
     ResultsLog,
     _grown_capacity,
     _checkpoint_slot,
+    _history_dataset,
     _next_slot,
     _now,
     _Ragged,
@@ -274,6 +275,14 @@ class ParallelResultsLog(ResultsLog):
         self._data = data
         self._start("checkpoint", {"slot": slot, "n": len(data), "attrs": attrs})
 
+    def append_checkpoint_history(self, data):
+        """Collective: appends a piece the next checkpoints refer to (rank 0 writes it)."""
+        self._check_open()
+        self._data = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+        offset = self._history_n
+        self._start("history", {"end": offset + self._data.size})
+        return offset, int(self._data.size)
+
     def load_checkpoint(self):
         self._check_open()
         return load_checkpoint_slots(self._file["checkpoint"], self.path)[0]
@@ -290,6 +299,12 @@ class ParallelResultsLog(ResultsLog):
     def _run(self, op, plan):
         if op == "checkpoint":
             self._write_checkpoint(**plan)
+            return
+        if op == "history":
+            ds = _history_dataset(self._file["checkpoint"], plan["end"])
+            if self.rank == 0 and self._data.size:
+                ds[self._history_n : plan["end"]] = self._data
+            self._history_n, self._data = plan["end"], None
             return
         file = self._file
         for name, dtype, ndim in plan["create"]:
