@@ -550,8 +550,8 @@ class Experiment:
             n = sum(len(v) for v in self._reusable.values())
             logger.info("resuming %s at generation %d; %d finished attempt(s) of the interrupted generation are reused",
                         self._resume.source, self._resume.first_generation, n)
-        if self.log_backend == "none" and self._resume is None:
             return
+        if self.log_backend == "none":
             return
         pending = [g for g in self.traj.individuals if g not in self.traj.results.all_results]
         if weights is None or not pending:
