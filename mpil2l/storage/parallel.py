@@ -9,17 +9,21 @@ Who writes what:
 * rank 0 appends the attempt and generation rows and the outputs' index (row, start,
   shape); a worker keeps the arrays its evaluations returned (`on_result`: only their names,
   dtypes and shapes travel to rank 0, as a `HeldOutputs`) until the next flush;
-* `flush` (every generation, while no run is pending) is one collective step with an
+* `flush` (between generations, while no run is pending) is one collective step with an
   agreed plan that rank 0 computes and hands to every worker (`Scheduler.sync_workers`,
   arriving in the workers' `on_sync`): create the output groups that appeared, resize the
   datasets that must grow (identical calls on every rank), then independent writes (rank 0
   its rows and the index, each rank the values of its own outputs at the offsets rank 0
   assigned), a barrier, the row-count attributes, and HDF5's flush;
-* `close` is the same step, then the file is closed on every rank, after the workers have
-  left their serve loop; rank 0 then reopens it on its own (`finish_serially`) for what
-  parallel HDF5 cannot write, the error texts of failed attempts (variable-length strings;
-  kept in memory until then, so a killed run keeps their statuses but not their texts),
-  trims the datasets to their data, and writes /best.
+* `save_checkpoint` and `append_checkpoint_history` are collective steps too (rank 0
+  writes the bytes, every rank creates and resizes the datasets and writes the attributes);
+* `close` is the same step as a flush, then the file is closed on every rank, after the
+  workers have left their serve loop; rank 0 then reopens it on its own
+  (`finish_serially`) for what parallel HDF5 cannot write, the error texts of failed
+  attempts (variable-length strings; kept in memory until then, so a killed run keeps
+  their statuses but not their texts), trims the datasets to their data, and writes /best.
+  (Shrinking datasets collectively hangs HDF5 1.10's close; dataset handles are dropped
+  in the same order on every rank before it, as closing them is collective.)
 
 No collective happens anywhere else, so a worker busy in an evaluation can never leave
 rank 0 waiting in one. A chunked dataset is allocated in full when it grows under parallel
