@@ -69,6 +69,13 @@ def test_outputs_without_isolation_and_with_static_dispatch(tmp_path, backend):
     check_outputs(path, gens=4, n=9)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_outputs_evaluated_on_rank_0(tmp_path, backend):
+    proc, path = run_outputs(tmp_path, 2, f"log={backend}", "mp=False", "gens=2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    check_outputs(path, gens=2)
+
+
 def test_auto_chooses_parallel_where_h5py_has_mpi(tmp_path):
     proc, path = run_outputs(tmp_path, 3, "log=auto", "gens=2")
     assert proc.returncode == 0, proc.stdout + proc.stderr

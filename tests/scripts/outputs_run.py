@@ -6,6 +6,7 @@ usage: outputs_run.py ROOT [key=value ...]
   dispatch=dynamic|static         runner_params['dispatch']
   n=12 gens=3                     individuals per generation, generations
   bad=ndim                        generation 1 returns a 2-d 'trace' (the run must end)
+  mp=False                        prepare_experiment(multiprocessing=False): rank 0 evaluates
 
 Individual i of generation g returns, as a function of its x only (so the test can check
 every stored array against the stored parameters):
@@ -25,7 +26,7 @@ from mpil2l import Experiment, SimulationResult
 
 
 def options(argv):
-    opts = {"log": "auto", "isolation": "process", "dispatch": "dynamic", "n": "12", "gens": "3", "bad": ""}
+    opts = {"log": "auto", "isolation": "process", "dispatch": "dynamic", "n": "12", "gens": "3", "bad": "", "mp": "True"}
     for item in argv:
         key, _, value = item.partition("=")
         opts[key] = value
@@ -80,7 +81,9 @@ def main():
     opts = options(rest)
     experiment = Experiment(root)
     runner_params = {"results_log": opts["log"], "isolation": opts["isolation"], "dispatch": opts["dispatch"]}
-    traj, _ = experiment.prepare_experiment(name="outputs", overwrite=True, runner_params=runner_params)
+    traj, _ = experiment.prepare_experiment(
+        name="outputs", overwrite=True, runner_params=runner_params, multiprocessing=opts["mp"] == "True"
+    )
     optimizer = Walk(traj, int(opts["n"]), int(opts["gens"]))
     experiment.run_experiment(optimizer=optimizer, optimizee=Traced(opts["bad"]))
     experiment.end_experiment(optimizer)
