@@ -8,6 +8,8 @@ import importlib
 
 # public name -> the module that defines it
 _EXPORTS = {
+    "AskTellOptimizer": ".optimizers.asktell",
+    "AsyncExperiment": ".async_experiment",
     "EvaluationFailed": ".errors",
     "Experiment": ".experiment",
     "FirstRunCrashedException": ".errors",
@@ -22,6 +24,7 @@ _EXPORTS = {
     "RunAborted": ".errors",
     "RunInfo": ".runs",
     "RunValue": ".runs",
+    "SMAC3Runner": ".smac3_runner",
     "Scheduler": ".scheduler",
     "SimulationResult": ".evaluation",
     "StatusType": ".runs",

@@ -303,29 +303,12 @@ class Experiment:
         logger.debug("optimizer parameters: %s", optimizer_parameters)
         logger.debug("optimizee parameters: %s", optimizee_parameters)
         weights = getattr(optimizer, "optimizee_fitness_weights", None)
-        rp = self.runner_params
-        self._cost_for_crash = _cost_for_crash(rp["cost_for_crash"], weights)
-        self._first_attempt_seen = False
-        target = Simulation(
-            optimizee,
-            self.traj.parameters_only(),
-            None if weights is None else len(weights),
-            allow_nonfinite=rp["allow_nonfinite"],
-        )
-        self.results_log = None
-        parallel = self.log_backend == "parallel"
-        if parallel:  # collective with the workers' _serve, before the scheduler's own
-            parallel = self._open_parallel_log(weights)
-        scheduler = Scheduler(
-            target,
-            self.comm,
-            max_workers=rp["max_workers"],
-            in_process=not self.multiprocessing,
-            isolation=rp["isolation"],
-            limits=Limits(rp["timeout"], rp["memory_limit_mb"]),
-        )
-        if parallel and self.results_log is not None:
-            self.results_log.announce = scheduler.sync_workers
+        log = self._open_parallel_log(weights) if self.log_backend == "parallel" else None
+        scheduler = self._start_scheduler(optimizee, weights)
+        parallel = log is not None
+        if parallel:  # opened collectively with the workers' _serve, before the scheduler
+            self.results_log = log
+            log.announce = scheduler.sync_workers
         self._run_started = self._updating = self._checkpoint_failed = False
         self._last_checkpoint = self._checkpointed = self._next_generation = None
         self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
@@ -340,21 +323,47 @@ class Experiment:
                 if self.results_log is not None:
                     self.results_log.flush()  # the parallel log flushes generations only when due
         except BaseException as exc:
-            if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
-                write_stderr(f"mpil2l: {exc or 'interrupted'}; stopping every rank\n")
-            else:
-                print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
-            if self._run_started:  # a run that could not start leaves every file as it was
-                self._save_interrupted(exc)
-            if not parallel:
-                self._close_results_log()
-            scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
-            if parallel:
-                self._end_parallel_log()
-            raise mark_reported(exc)
+            self._abort_run(scheduler, exc)
         scheduler.shutdown()
         if parallel:
             self._end_parallel_log()
+
+    def _start_scheduler(self, optimizee, weights):
+        """Rank 0: the workers' target (`Simulation`) and the `Scheduler` with the runner
+        parameters in force; resets the failure bookkeeping and the results log."""
+        rp = self.runner_params
+        self._cost_for_crash = _cost_for_crash(rp["cost_for_crash"], weights)
+        self._first_attempt_seen = False
+        target = Simulation(
+            optimizee,
+            self.traj.parameters_only(),
+            None if weights is None else len(weights),
+            allow_nonfinite=rp["allow_nonfinite"],
+        )
+        self.results_log = None
+        return Scheduler(
+            target,
+            self.comm,
+            max_workers=rp["max_workers"],
+            in_process=not self.multiprocessing,
+            isolation=rp["isolation"],
+            limits=Limits(rp["timeout"], rp["memory_limit_mb"]),
+        )
+
+    def _abort_run(self, scheduler, exc):
+        """Rank 0, after `exc` ended the run: says why, keeps what the run finished (if it
+        started), closes the log, stops every worker and re-raises."""
+        if isinstance(exc, (JobTerminated, KeyboardInterrupt)):
+            write_stderr(f"mpil2l: {exc or 'interrupted'}; stopping every rank\n")
+        else:
+            print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
+        if self._run_started:  # a run that could not start leaves every file as it was
+            self._save_interrupted(exc)
+        if not isinstance(self.results_log, ParallelResultsLog):
+            self._close_results_log()
+        scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
+        self._end_parallel_log()  # collective: once the workers have left their serve loop
+        raise mark_reported(exc)
 
     def end_experiment(self, optimizer):
         """Ends the run: calls ``optimizer.end(traj)`` and saves the trajectory to
@@ -567,11 +576,11 @@ class Experiment:
 
     def _open_parallel_log(self, weights):
         """Rank 0: creates the log (serial HDF5), then every rank opens it with ``mpio``
-        (collective with `_serve` on the workers). Returns False when resuming: a resumed
-        run goes on in its log with the serial backend."""
+        (collective with `_serve` on the workers). Returns the `ParallelResultsLog`, or None
+        when the run keeps no log or resumes (it goes on in its log with the serial backend)."""
         if self._resume is not None:
             self.comm.bcast(("open", None), root=0)
-            return False
+            return None
         try:
             self._open_results_log(weights)
             if self.results_log is not None:
@@ -585,8 +594,8 @@ class Experiment:
             print_error(exc, "mpil2l: could not create the results log; stopping every rank")
             raise mark_reported(exc)
         self.comm.bcast(("open", path), root=0)
-        self.results_log = None if path is None else ParallelResultsLog.open(self.comm, path)
-        return True
+        self.results_log = None
+        return None if path is None else ParallelResultsLog.open(self.comm, path)
 
     def _serve(self):
         """A worker's part of `run_experiment`: serve evaluations, and with the parallel
@@ -610,7 +619,7 @@ class Experiment:
         """Rank 0, once the workers have left their serve loop: the collective close, then
         the serial finish (error texts), leaving a serial log open for `end_experiment`."""
         log = self.results_log
-        if log is None or log.closed:
+        if not isinstance(log, ParallelResultsLog) or log.closed:
             return
         log.announce = None
         log.close()

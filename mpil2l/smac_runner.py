@@ -2,10 +2,13 @@
 
 `MPIRunner` keeps SMAC's constructor, its submit/collect methods and `run_wrapper`'s
 semantics: exceptions and non-finite costs are CRASHED at ``cost_for_crash`` with the
-traceback in ``additional_info``; the runtime objective needs a cutoff, kills a run at it,
-and charges ``par_factor * cutoff`` for a TIMEOUT (CAPPED when the run was capped); the
+traceback in ``additional_info``; the runtime objective needs a cutoff, kills a run at it
+(the exact cutoff: SMAC v1 rounds it up to whole seconds), costs a successful run its
+runtime and any other ``par_factor * cutoff`` (a TIMEOUT of a capped run is CAPPED); the
 first run crashing raises `FirstRunCrashedException` when ``abort_on_first_run_crash``.
-Beyond SMAC, ``max_retries`` re-runs crashed runs on another worker.
+Beyond SMAC, ``max_retries`` re-runs crashed runs on another worker. The SPMD life cycle
+(`OnWorkers`) and the worker-side call (`TargetCall`) are shared with SMAC3's runner
+(`mpil2l.smac3_runner`).
 
 The target is a Python callable ``ta(config, [instance=], [seed=], [budget=])`` returning a
 cost, ``(cost, additional_info)`` or, for several objectives, a dict or sequence of costs;
@@ -14,11 +17,7 @@ or a command line in AClib's style, called as ``ta... --instance I --cutoff C --
 (``status``, ``cost``, ``runtime``, ``additional_info``).
 """
 
-import inspect
-import json
 import math
-import subprocess
-import time
 
 from mpi4py import MPI
 
@@ -26,82 +25,85 @@ from .errors import FirstRunCrashedException
 from .isolation import Limits
 from .runs import RunInfo, RunValue, StatusType
 from .scheduler import Scheduler
+from .smac_target import TargetCall, all_finite, as_list, objective_costs
 from .spmd import install_abort_hook
 from .worker import serve
 
-RESULT_PREFIX = "Result of this algorithm run:"
-_OPTIONAL_ARGUMENTS = ("instance", "seed", "budget")
+
+class OnWorkers:
+    """The SPMD life cycle of a runner whose runs go to MPI workers: collective on `comm`,
+    used as ``with runner:`` on every rank, where rank 0 gets the runner and the other ranks
+    serve runs until rank 0 leaves the block (then get None), like mpi4py's
+    `MPICommExecutor`."""
+
+    def _open(self, target, comm, max_workers, isolation, limits):
+        self.comm = comm or MPI.COMM_WORLD
+        self._scheduler = None
+        install_abort_hook(self.comm)
+        if self.comm.Get_rank() == 0:
+            self._scheduler = Scheduler(target, self.comm, max_workers=max_workers, isolation=isolation, limits=limits)
+
+    def __enter__(self):
+        if self._scheduler is None:
+            serve(self.comm)
+            return None
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(None if exc is None else f"{type(exc).__name__}: {exc}")
+        return False
+
+    def close(self, abort_reason=None):
+        """Stops the workers (rank 0); safe to call twice."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(abort_reason)
+
+    def _wait_for(self, run, results):
+        """Waits until `run` has finished; returns its pair, taken out of `results` (the
+        runner's queue of finished pairs, which `self.wait()` fills)."""
+        waited = False
+        while True:
+            for i, pair in enumerate(results):
+                if pair[0] is run:
+                    return results.pop(i)
+            if waited and not self._scheduler.pending_runs():
+                raise RuntimeError(f"the run {run!r} is neither pending nor finished")
+            self.wait()
+            waited = True
 
 
-class TargetCall:
-    """What a worker runs for one `RunInfo`: the target, timed, as SMAC's ``run`` tuple
-    ``(status, cost, runtime, additional_info)``. Exceptions propagate (the worker reports
-    them as CRASHED)."""
+class MPIRunner(OnWorkers):
+    """SMAC's v1 `BaseRunner` contract, its target run on MPI workers (see the module
+    docstring).
 
-    def __init__(self, ta):
-        self.ta = list(ta) if isinstance(ta, (list, tuple)) else ta
-        self.accepts = ()
-        if callable(self.ta):
-            try:
-                parameters = inspect.signature(self.ta).parameters
-            except (TypeError, ValueError):
-                parameters = {}
-            takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
-            self.accepts = tuple(a for a in _OPTIONAL_ARGUMENTS if takes_any or a in parameters)
-
-    def __call__(self, run_info):
-        if not callable(self.ta):
-            return self._run_command(run_info)
-        kwargs = {name: getattr(run_info, name) for name in self.accepts}
-        start = time.time()
-        result = self.ta(run_info.config, **kwargs)
-        runtime = time.time() - start
-        info = {}
-        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
-            result, info = result
-        return StatusType.SUCCESS, result, runtime, info
-
-    def _run_command(self, run_info):
-        config = run_info.config
-        values = config.get_dictionary() if hasattr(config, "get_dictionary") else dict(config)
-        argv = [str(a) for a in self.ta]
-        argv += ["--instance", str(run_info.instance), "--cutoff", str(run_info.cutoff), "--seed", str(run_info.seed)]
-        argv += ["--config"] + [item for k, v in sorted(values.items()) for item in (f"-{k}", str(v))]
-        start = time.time()
-        proc = subprocess.run(argv, capture_output=True, text=True)
-        runtime = time.time() - start
-        for line in reversed(proc.stdout.splitlines()):
-            if line.startswith(RESULT_PREFIX):
-                data = json.loads(line[len(RESULT_PREFIX):])
-                status = StatusType[data.get("status", "SUCCESS").upper()]
-                return status, data.get("cost"), data.get("runtime", runtime), data.get("additional_info", {})
-        raise RuntimeError(
-            f"{argv[0]} exited with code {proc.returncode} without a '{RESULT_PREFIX} {{json}}' line; "
-            f"end of its stderr:\n{proc.stderr[-2000:]}"
-        )
-
-
-class MPIRunner:
-    """SMAC's `BaseRunner` contract, its target run on MPI workers (see the module docstring).
-
-    Collective on `comm`: use it as ``with MPIRunner(ta, ...) as runner:`` on every rank;
-    rank 0 gets the runner, the other ranks serve runs until rank 0 leaves the block and get
-    None.
+    Collective on `comm` (any communicator): use it as ``with MPIRunner(ta, ...) as runner:``
+    on every rank; rank 0 gets the runner, the other ranks serve runs until rank 0 leaves the
+    block and get None.
 
     Args:
-        ta: a callable or a command line (list of strings).
-        stats: SMAC's `Stats` (optional): ``submitted_ta_runs`` and ``ta_time_used`` are kept
-            up to date when it has them.
+        ta: a callable ``ta(config, [instance=], [seed=], [budget=])`` or an AClib command
+            line (list of strings).
+        stats: SMAC's `Stats` (optional), kept as ``self.stats`` for SMAC's SMBO, which
+            updates it; the runner does not.
         multi_objectives: names of the objectives.
         run_obj: ``'runtime'`` or ``'quality'``.
-        par_factor: penalty factor of a TIMEOUT under the runtime objective.
-        cost_for_crash: cost of a crashed run (for each objective).
+        par_factor: penalty factor of an unsuccessful run under the runtime objective.
+        cost_for_crash: cost of a crashed run (a number for each objective, or a list).
         abort_on_first_run_crash: raise `FirstRunCrashedException` if the first run crashes.
         comm: the communicator (default ``MPI.COMM_WORLD``).
         max_retries: re-run a CRASHED run up to this many times (default 0, as SMAC).
         isolation: ``'process'`` (default) or ``'none'``, see `mpil2l.isolation`.
         memory_limit_mb: memory per run (MEMOUT beyond it).
         max_workers: use at most this many worker ranks.
+
+    Example (``mpiexec -n 4 python script.py``)::
+
+        with MPIRunner(train_and_score, run_obj="quality") as runner:
+            if runner is not None:
+                runner.submit_run(RunInfo({"lr": 0.1}, instance="fold-1", seed=3))
+                runner.wait()
+                for run_info, run_value in runner.get_finished_runs():
+                    print(run_value.status.name, run_value.cost)
     """
 
     def __init__(
@@ -131,43 +133,21 @@ class MPIRunner:
         self.cost_for_crash = cost_for_crash
         self.abort_on_first_run_crash = abort_on_first_run_crash
         self.max_retries = max_retries
-        self.comm = comm or MPI.COMM_WORLD
         self.results = []
         self._first_seen = False
         self._attempts = {}  # id(run_info) of a retried run -> attempts so far
-        self._scheduler = None
-        install_abort_hook(self.comm)
-        if self.comm.Get_rank() == 0:
-            self._scheduler = Scheduler(
-                TargetCall(ta), self.comm, max_workers=max_workers, isolation=isolation,
-                limits=Limits(None, memory_limit_mb),
-            )
-
-    # -- SPMD ----------------------------------------------------------------------------
-
-    def __enter__(self):
-        if self._scheduler is None:
-            serve(self.comm)
-            return None
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close(None if exc is None else f"{type(exc).__name__}: {exc}")
-        return False
-
-    def close(self, abort_reason=None):
-        """Stops the workers (rank 0)."""
-        if self._scheduler is not None:
-            self._scheduler.shutdown(abort_reason)
+        self._open(TargetCall(ta), comm, max_workers, isolation, Limits(None, memory_limit_mb))
 
     # -- SMAC's contract -----------------------------------------------------------------
 
     def submit_run(self, run_info):
-        """Hands `run_info` to a worker; the result comes from `get_finished_runs`."""
+        """Hands `run_info` to a worker; the result comes from `get_finished_runs`.
+
+        Raises:
+            ValueError: the runtime objective and no ``run_info.cutoff``.
+        """
         if self.run_obj == "runtime" and run_info.cutoff is None:
             raise ValueError("the runtime objective needs a cutoff: RunInfo.cutoff is None")
-        if self.stats is not None and hasattr(self.stats, "submitted_ta_runs"):
-            self.stats.submitted_ta_runs += 1
         self._submit(run_info)
 
     def get_finished_runs(self):
@@ -176,33 +156,29 @@ class MPIRunner:
         Raises:
             FirstRunCrashedException: the first run crashed and ``abort_on_first_run_crash``.
         """
-        for run_info, value in self._scheduler.get_finished_runs():
-            self._collect(run_info, value)
+        self._drain()
         finished, self.results = self.results, []
         return finished
 
     def wait(self):
         """Blocks until at least one run has finished (returns at once if none is pending)."""
+        self._drain()
         while not self.results and self._scheduler.pending_runs():
             self._scheduler.wait()
-            for run_info, value in self._scheduler.get_finished_runs():
-                self._collect(run_info, value)
+            self._drain()
 
     def pending_runs(self):
+        """True while a submitted run has not finished."""
         return self._scheduler.pending_runs()
 
     def num_workers(self):
+        """How many workers run the target."""
         return self._scheduler.num_workers()
 
     def run_wrapper(self, run_info):
         """Runs one configuration to its end: ``(run_info, RunValue)``, as SMAC's."""
         self.submit_run(run_info)
-        while True:
-            for pair in self.get_finished_runs():
-                if pair[0] is run_info:
-                    return pair
-                self.results.append(pair)
-            self.wait()
+        return self._wait_for(run_info, self.results)
 
     def run(self, config, instance=None, cutoff=None, seed=12345, budget=None, instance_specific="0"):
         """Runs one configuration: ``(status, cost, runtime, additional_info)``."""
@@ -212,22 +188,36 @@ class MPIRunner:
 
     # -- internals ------------------------------------------------------------------------
 
+    def _drain(self):
+        for run_info, value in self._scheduler.get_finished_runs():
+            self._collect(run_info, value)
+
     def _submit(self, run_info, avoid=None):
         cutoff = run_info.cutoff
         self._scheduler.submit_run(run_info, avoid=avoid, timeout=cutoff if cutoff else None)
 
     def _collect(self, run_info, value):
+        """SMAC v1's `run_wrapper` checks on one finished run, then into ``self.results``
+        (or back to a worker, for a retry)."""
         first, self._first_seen = not self._first_seen, True
         info = dict(value.additional_info)
+        info.pop("exception", None)
         if value.status == StatusType.SUCCESS:
-            status, cost, runtime, user_info = value.cost
-            info = {**info, **(user_info or {})}
-        else:
+            status, cost, runtime, _cpu_time, user_info = value.cost
+            info.update(user_info or {})
+        else:  # killed (TIMEOUT, MEMOUT) or raised (CRASHED): no cost of its own
             status, cost, runtime = value.status, None, value.time
-        cost = self._cost(status, cost)
-        if status == StatusType.SUCCESS and self.run_obj == "quality":
-            if cost is None or not all(math.isfinite(c) for c in _as_list(cost)):
-                status, info["error"] = StatusType.CRASHED, f"the target returned the cost {cost}"
+        if self.run_obj == "quality" and cost is not None:
+            try:
+                cost = objective_costs(cost, self.multi_objectives)
+                if not all_finite(cost):
+                    raise ValueError(f"the target returned the cost {cost}")
+            except (TypeError, ValueError) as exc:
+                status, cost, info["error"] = StatusType.CRASHED, None, str(exc)
+        elif self.run_obj == "quality" and status == StatusType.SUCCESS:
+            status, info["error"] = StatusType.CRASHED, "the target returned no cost"
+        if runtime is None or not math.isfinite(runtime):
+            status, runtime, info["error"] = StatusType.CRASHED, value.time, f"the target returned the runtime {runtime}"
         if status == StatusType.CRASHED:
             attempts = self._attempts.pop(id(run_info), 0)
             if attempts < self.max_retries:
@@ -238,44 +228,20 @@ class MPIRunner:
                 raise FirstRunCrashedException(
                     f"the first run crashed (abort_on_first_run_crash): {info.get('error')}\n{info.get('traceback', '')}"
                 )
-        cost = self._charge(status, cost, runtime, run_info)
-        if status == StatusType.SUCCESS and self.run_obj == "runtime" and runtime > run_info.cutoff:
-            status = StatusType.TIMEOUT
-        if status == StatusType.TIMEOUT and run_info.capped:
-            status = StatusType.CAPPED
-        if self.stats is not None and hasattr(self.stats, "ta_time_used"):
-            self.stats.ta_time_used += float(runtime)
-        info.pop("exception", None)
+        if self.run_obj == "runtime":
+            limit = self.par_factor * run_info.cutoff
+            if runtime > limit:
+                runtime, status = limit, StatusType.TIMEOUT
+            cost = float(runtime) if status == StatusType.SUCCESS else float(limit)
+            if status == StatusType.TIMEOUT and run_info.capped:
+                status = StatusType.CAPPED
+        elif status == StatusType.CRASHED or cost is None:
+            cost = self._crash_cost()
         self.results.append((run_info, RunValue(cost, runtime, status, value.starttime, value.endtime, info)))
 
-    def _cost(self, status, cost):
-        """The target's cost as a float, or a list in objective order for several."""
-        if status != StatusType.SUCCESS or cost is None:
-            return None
-        if len(self.multi_objectives) == 1:
-            if isinstance(cost, dict):
-                cost = cost[self.multi_objectives[0]]
-            return float(cost)
-        if isinstance(cost, dict):
-            return [float(cost[name]) for name in self.multi_objectives]
-        return [float(c) for c in cost]
-
-    def _charge(self, status, cost, runtime, run_info):
-        """SMAC's cost of a run by status and objective."""
+    def _crash_cost(self):
         n = len(self.multi_objectives)
-        crash = self.cost_for_crash if n == 1 else _as_list(self.cost_for_crash) * (n if _is_scalar(self.cost_for_crash) else 1)
-        if self.run_obj == "runtime":
-            if status in (StatusType.TIMEOUT, StatusType.CAPPED) or (status == StatusType.SUCCESS and runtime > run_info.cutoff):
-                return float(self.par_factor * run_info.cutoff)
-            if status == StatusType.SUCCESS:
-                return float(runtime)
-            return crash
-        return cost if status == StatusType.SUCCESS else crash
-
-
-def _is_scalar(value):
-    return not isinstance(value, (list, tuple))
-
-
-def _as_list(value):
-    return [value] if _is_scalar(value) else list(value)
+        if n == 1:
+            return self.cost_for_crash
+        crash = as_list(self.cost_for_crash)
+        return crash * n if len(crash) == 1 else crash

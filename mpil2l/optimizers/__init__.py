@@ -1,5 +1,7 @@
 """Optimizers: the outer loop, run on rank 0."""
 
+from .asktell import AskTellOptimizer, Candidate
+from .asyncrandomsearch import AsyncRandomSearch, AsyncRandomSearchParameters
 from .crossentropy import CrossEntropyOptimizer, CrossEntropyParameters
 from .distributions import BayesianGaussianMixture, Gaussian, NoisyBayesianGaussianMixture, NoisyGaussian
 from .evolutionstrategies import EvolutionStrategiesOptimizer, EvolutionStrategiesParameters
@@ -27,12 +29,17 @@ from .naturalevolutionstrategies import NaturalEvolutionStrategiesOptimizer, Nat
 from .optimizer import Optimizer
 from .paralleltempering import ParallelTemperingOptimizer, ParallelTemperingParameters
 from .simulatedannealing import AvailableCoolingSchedules, SimulatedAnnealingOptimizer, SimulatedAnnealingParameters
+from .steadystate import SteadyStateOptimizer, SteadyStateParameters
 
 __all__ = [
     "AdaMaxParameters",
     "AdamParameters",
+    "AskTellOptimizer",
+    "AsyncRandomSearch",
+    "AsyncRandomSearchParameters",
     "AvailableCoolingSchedules",
     "BayesianGaussianMixture",
+    "Candidate",
     "ClassicGDParameters",
     "CrossEntropyOptimizer",
     "CrossEntropyParameters",
@@ -64,5 +71,7 @@ __all__ = [
     "RMSPropParameters",
     "SimulatedAnnealingOptimizer",
     "SimulatedAnnealingParameters",
+    "SteadyStateOptimizer",
+    "SteadyStateParameters",
     "StochasticGDParameters",
 ]

@@ -4,10 +4,11 @@ usage: smac_cases.py CASE OUT_JSON
 """
 
 import json
-import math
 import os
 import sys
 import time
+
+from mpi4py import MPI
 
 from mpil2l.errors import FirstRunCrashedException
 from mpil2l.runs import RunInfo
@@ -24,12 +25,23 @@ def quality_target(config, seed):
         return float("nan")
     if x == 5:
         return x * x, {"note": "five"}
+    if x == 7:
+        blob = bytearray(400 * 2**20)
+        blob[::4096] = b"x" * len(blob[::4096])
+    if x == 8:
+        time.sleep(30)
     return float(x * x + seed)
 
 
 def runtime_target(config, instance):
+    if config["t"] < 0:
+        raise RuntimeError("negative time")
     time.sleep(config["t"])
     return 0.0
+
+
+def two_objectives(config, **kwargs):
+    return {"list": [1.0, 2.0], "dict": {"size": 3.0, "error": 0.5}, "missing": {"error": 0.5}}[config["mode"]]
 
 
 def plain_target(config):
@@ -54,10 +66,11 @@ def row(run_info, value):
 
 
 def quality(out):
-    with MPIRunner(quality_target, run_obj="quality", abort_on_first_run_crash=False, cost_for_crash=1e9) as runner:
+    with MPIRunner(quality_target, run_obj="quality", abort_on_first_run_crash=False, cost_for_crash=1e9,
+                   memory_limit_mb=150) as runner:
         if runner is None:
             return
-        runs = [RunInfo({"x": x}, seed=1) for x in range(7)]
+        runs = [RunInfo({"x": x}, seed=1, cutoff=1.0 if x == 8 else None) for x in range(9)]
         finished = collect(runner, runs)
         report = {"workers": runner.num_workers(), "rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["x"])}
         report["run"] = list(runner.run({"x": 2}, seed=0))[:3]
@@ -72,6 +85,7 @@ def runtime(out):
             RunInfo({"t": 0.05}, instance="i1", cutoff=2.0),
             RunInfo({"t": 30}, instance="i2", cutoff=0.5),
             RunInfo({"t": 30}, instance="i3", cutoff=0.5, capped=True),
+            RunInfo({"t": -1}, instance="i4", cutoff=0.5),
         ]
         finished = collect(runner, runs)
         report = {"rows": [row(*f) for f in sorted(finished, key=lambda f: f[0].instance)]}
@@ -115,6 +129,41 @@ def aclib(out):
         json.dump({"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["mode"])}, open(out, "w"))
 
 
+def multi(out):
+    with MPIRunner(two_objectives, multi_objectives=["error", "size"], run_obj="quality", cost_for_crash=[5.0, 6.0],
+                   abort_on_first_run_crash=False) as runner:
+        if runner is None:
+            return
+        finished = collect(runner, [RunInfo({"mode": m}, seed=2) for m in ("list", "dict", "missing")])
+        json.dump({"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["mode"])}, open(out, "w"))
+
+
+def aclib_runtime(out):
+    command = [sys.executable, os.path.join(HERE, "aclib_target.py")]
+    with MPIRunner(command, run_obj="runtime", par_factor=10, abort_on_first_run_crash=False) as runner:
+        if runner is None:
+            return
+        runs = [RunInfo({"x": 2.0, "mode": m}, instance=f"inst-{m}", cutoff=1.0, seed=7)
+                for m in ("ok", "hang", "abort", "slow", "sat", "odd")]
+        finished = collect(runner, runs)
+        json.dump({"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["mode"])}, open(out, "w"))
+
+
+def split(out):
+    """Two runners side by side, each on half of COMM_WORLD, like MPICommExecutor(comm)."""
+    world = MPI.COMM_WORLD
+    half = world.Split(world.Get_rank() % 2, world.Get_rank())
+    rows = None
+    with MPIRunner(plain_target, run_obj="quality", comm=half) as runner:
+        if runner is not None:
+            finished = collect(runner, [RunInfo({"x": float(x)}) for x in range(6)])
+            rows = {"workers": runner.num_workers(), "rows": sorted(row(*f)["cost"] for f in finished)}
+    everything = world.gather(rows)
+    half.Free()
+    if world.Get_rank() == 0:
+        json.dump([r for r in everything if r is not None], open(out, "w"))
+
+
 def plain(out):
     with MPIRunner(plain_target, run_obj="quality") as runner:
         if runner is None:
@@ -125,4 +174,6 @@ def plain(out):
 
 if __name__ == "__main__":
     case, out = sys.argv[1:]
-    {"quality": quality, "runtime": runtime, "first_crash": first_crash, "retries": retries, "aclib": aclib, "plain": plain}[case](out)
+    cases = {"quality": quality, "runtime": runtime, "first_crash": first_crash, "retries": retries, "aclib": aclib,
+             "plain": plain, "multi": multi, "aclib_runtime": aclib_runtime, "split": split}
+    cases[case](out)
