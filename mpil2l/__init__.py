@@ -26,6 +26,7 @@ _EXPORTS = {
     "RunValue": ".runs",
     "SMAC3Runner": ".smac3_runner",
     "Scheduler": ".scheduler",
+    "SimulationResult": ".evaluation",
     "StatusType": ".runs",
     "Trajectory": ".trajectory",
     "dict_to_list": ".conversion",

@@ -6,6 +6,7 @@ worker keeps a parameters-only copy of the trajectory, received once with the op
 
 import math
 import numbers
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -22,6 +23,69 @@ class Task(NamedTuple):
     ind_idx: int
     attempt: int
     params: dict  # 'individual.<name>' -> value
+
+
+class SimulationResult(NamedTuple):
+    """What `simulate` may return instead of a bare fitness tuple: the fitness and named
+    arrays of the evaluation (traces, spike trains, ...), stored in the results log with the
+    attempt they belong to (``/outputs/<name>``, see README "The results log").
+
+    A plain pair ``(fitness, {name: array})`` means the same. Names are non-empty strings
+    without '/'; values are numbers or numeric arrays (bool, int, uint, float). Each name keeps
+    the dtype kind and number of dimensions of its first array; shapes may vary.
+
+    Example:
+        >>> import numpy as np
+        >>> def simulate(traj):
+        ...     trace = np.cumsum(np.ones(5))
+        ...     return SimulationResult((float(trace[-1]),), {"trace": trace})
+        >>> simulate(None).fitness
+        (5.0,)
+    """
+
+    fitness: tuple
+    outputs: dict  # name -> array (on a worker under the parallel results log: `HeldOutputs`)
+
+
+class HeldOutputs(NamedTuple):
+    """Outputs a worker keeps to write itself into the parallel results log: where they are
+    (``rank``, ``seq``, the worker's own counter) and what they are (``arrays``: name ->
+    (dtype string, shape))."""
+
+    rank: int
+    seq: int
+    arrays: dict
+
+
+def split_outputs(value):
+    """``(value, outputs)``: a `RunValue` whose cost is the bare fitness tuple, and the outputs
+    that came with it (a dict of arrays, a `HeldOutputs`, or None)."""
+    cost = value.cost
+    if type(cost) is SimulationResult:
+        return value._replace(cost=cost.fitness), cost.outputs
+    return value, None
+
+
+def check_outputs(outputs):
+    """Returns `outputs` as ``{name: numpy array}``.
+
+    Raises:
+        FitnessError: a name is not a non-empty string without '/', or a value is not numeric.
+    """
+    checked = {}
+    for name, value in outputs.items():
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            raise FitnessError(f"simulate's output names must be non-empty strings without '/', got {name!r}")
+        try:
+            array = np.asarray(value)
+        except Exception as exc:  # ragged lists and the like
+            raise FitnessError(f"simulate's output {name!r} is not an array: {exc}") from None
+        if array.dtype.kind not in "biuf":
+            raise FitnessError(
+                f"simulate's output {name!r} must be numeric (bool, int or float), got dtype {array.dtype}"
+            )
+        checked[name] = array
+    return checked
 
 
 def check_fitness(fitness, n_objectives, allow_nonfinite=True):
@@ -77,7 +141,8 @@ def attempt_record(task, value):
 class Simulation:
     """The target the workers run for an experiment: ``optimizee.simulate(traj)`` for the
     individual a `Task` describes (``traj.individual.attempt`` tells which attempt this is),
-    its fitness checked."""
+    its fitness checked. Returns the fitness tuple, or a `SimulationResult` when `simulate`
+    returned outputs besides it."""
 
     def __init__(self, optimizee, traj, n_objectives=None, allow_nonfinite=True):
         self.optimizee = optimizee
@@ -87,4 +152,9 @@ class Simulation:
 
     def __call__(self, task):
         self.traj.individual = Individual(task.generation, task.ind_idx, task.params, task.attempt)
-        return check_fitness(self.optimizee.simulate(self.traj), self.n_objectives, self.allow_nonfinite)
+        result = self.optimizee.simulate(self.traj)
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping):
+            fitness = check_fitness(result[0], self.n_objectives, self.allow_nonfinite)
+            outputs = check_outputs(result[1])
+            return SimulationResult(fitness, outputs) if outputs else fitness
+        return check_fitness(result, self.n_objectives, self.allow_nonfinite)

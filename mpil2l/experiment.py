@@ -17,9 +17,9 @@ from mpi4py import MPI
 
 from . import checkpoint as ckpt
 from .backoff import Backoff
-from .errors import EvaluationFailed, FitnessError, JobTerminated, reraise_remote
+from .errors import EvaluationFailed, FitnessError, JobTerminated, RunAborted, reraise_remote
 from .conversion import dict_to_list
-from .evaluation import Simulation, Task, attempt_record
+from .evaluation import Simulation, Task, attempt_record, split_outputs
 from .isolation import Limits, check_isolation, prestart
 from .logs import StdoutLog, configure_logger, logger
 from .runs import RunValue, StatusType
@@ -27,6 +27,7 @@ from .scheduler import Scheduler
 from .storage import ResultsLog
 from .storage.reader import open_log
 from .storage.results_log import _check_not_in_use, load_checkpoint_slots, read_history
+from .storage.parallel import ParallelResultsLog, choose_backend
 from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
 from .trajectory import Trajectory
 from .worker import serve
@@ -53,6 +54,7 @@ DEFAULT_RUNNER_PARAMS = {
     "cost_for_crash": None,  # fitness of an individual that failed every attempt (None: worst)
     "allow_nonfinite": False,  # accept NaN/inf fitness instead of counting it as CRASHED
     "abort_on_first_run_crash": False,  # end the run if the first evaluation fails
+    "results_log": "auto",  # or "parallel", "serial", "none": how results.h5 is written
 }
 DISPATCH_MODES = ("dynamic", "static")
 # L2L's file-based runner settings; they have no meaning when workers are MPI ranks.
@@ -67,6 +69,9 @@ FLUSH_COST_RATIO = 20
 # times its own saving time ago (so checkpoints cost rank 0 at most about 5 % of the run);
 # a resumed run replays the generations in between from the log, evaluating none of them.
 CHECKPOINT_COST_RATIO = 20
+# The parallel results log starts with room for this many generations of attempts (growing
+# it later is a collective step).
+PARALLEL_RESERVE = 8
 
 
 class _Resume(NamedTuple):
@@ -170,7 +175,8 @@ class Experiment:
                 every attempt; default the worst value each weight allows),
                 ``allow_nonfinite`` (default False: NaN or inf fitness is CRASHED) and
                 ``abort_on_first_run_crash`` (SMAC's: end the run if its first evaluation
-                fails).
+                fails) and ``results_log`` (``'auto'``, ``'parallel'``, ``'serial'`` or
+                ``'none'``: how ``results.h5`` is written, see `mpil2l.storage.parallel`).
             multiprocessing: evaluate on the worker ranks (default True); False evaluates on
                 rank 0, one individual after the other.
             debug: log every dispatch detail (default False).
@@ -209,6 +215,7 @@ class Experiment:
         if not isinstance(name, str) or not name or os.sep in name or name in (".", ".."):
             raise ValueError(f"name must be a non-empty folder name, got {name!r}")
         runner_params = self._runner_params(kwargs.get("runner_params"))
+        self.log_backend = choose_backend(runner_params["results_log"], self.comm.Get_size())
         checkpoint = kwargs.get("checkpoint")
         if checkpoint is False:
             checkpoint = None
@@ -291,12 +298,17 @@ class Experiment:
             )
         self.optimizer, self.optimizee = optimizer, optimizee
         if not self.is_root:
-            serve(self.comm)
+            self._serve()
             return
         logger.debug("optimizer parameters: %s", optimizer_parameters)
         logger.debug("optimizee parameters: %s", optimizee_parameters)
         weights = getattr(optimizer, "optimizee_fitness_weights", None)
+        log = self._open_parallel_log(weights) if self.log_backend == "parallel" else None
         scheduler = self._start_scheduler(optimizee, weights)
+        parallel = log is not None
+        if parallel:  # opened collectively with the workers' _serve, before the scheduler
+            self.results_log = log
+            log.announce = scheduler.sync_workers
         self._run_started = self._updating = self._checkpoint_failed = False
         self._last_checkpoint = self._checkpointed = self._next_generation = None
         self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
@@ -304,12 +316,17 @@ class Experiment:
             with terminate_on_signals():
                 if self._resume is not None:
                     self._restore(optimizer)
-                self._open_results_log(weights)
+                if not parallel:
+                    self._open_results_log(weights)
                 self._run_started = True
                 self._run_generations(scheduler, optimizer)
+                if self.results_log is not None:
+                    self.results_log.flush()  # the parallel log flushes generations only when due
         except BaseException as exc:
             self._abort_run(scheduler, exc)
         scheduler.shutdown()
+        if parallel:
+            self._end_parallel_log()
 
     def _start_scheduler(self, optimizee, weights):
         """Rank 0: the workers' target (`Simulation`) and the `Scheduler` with the runner
@@ -342,8 +359,10 @@ class Experiment:
             print_error(exc, "mpil2l: the run failed on rank 0; stopping every rank")
         if self._run_started:  # a run that could not start leaves every file as it was
             self._save_interrupted(exc)
-        self._close_results_log()
+        if not isinstance(self.results_log, ParallelResultsLog):
+            self._close_results_log()
         scheduler.shutdown(abort_reason=f"run aborted by rank 0: {type(exc).__name__}: {exc}")
+        self._end_parallel_log()  # collective: once the workers have left their serve loop
         raise mark_reported(exc)
 
     def end_experiment(self, optimizer):
@@ -458,10 +477,15 @@ class Experiment:
     def _take_result(self, scheduler, task, value, fitness, attempts, failed, log=True):
         """Records one finished attempt and decides what follows: its fitness, a retry, or
         the worst fitness."""
+        value, outputs = split_outputs(value)
         attempts.append(attempt_record(task, value))
         if log and self.results_log is not None:
-            self.results_log.append_attempts([attempts[-1]], [task.params])
-            if self._unflushed_since is None:
+            rows = self.results_log.append_attempts([attempts[-1]], [task.params])
+            if outputs:
+                self.results_log.append_outputs(rows[0], outputs)
+            # the parallel log is flushed between generations only: its flush is a
+            # collective step, which needs every worker idle
+            if self._unflushed_since is None and not isinstance(self.results_log, ParallelResultsLog):
                 self._unflushed_since = time.monotonic()
         first, self._first_attempt_seen = not self._first_attempt_seen, True
         if value.status == StatusType.SUCCESS:
@@ -536,15 +560,70 @@ class Experiment:
             logger.info("resuming %s at generation %d; %d finished attempt(s) of the interrupted generation are reused",
                         self._resume.source, self._resume.first_generation, n)
             return
+        if self.log_backend == "none":
+            return
         pending = [g for g in self.traj.individuals if g not in self.traj.results.all_results]
         if weights is None or not pending:
             return
         first = self.traj.individuals[min(pending)][0].as_dict()
         _, spec = dict_to_list(first, get_dict_spec=True)
         path = os.path.join(self.paths.output_dir_path, RESULTS_LOG_NAME)
-        self.results_log = ResultsLog.create(path, len(weights), spec, overwrite=True, fitness_weights=weights)
+        self.results_log = ResultsLog.create(
+            path, len(weights), spec, overwrite=True, fitness_weights=weights, for_parallel=self.log_backend == "parallel"
+        )
         self.results_log.write_parameters(self.traj)
         self.results_log.flush()
+
+    def _open_parallel_log(self, weights):
+        """Rank 0: creates the log (serial HDF5), then every rank opens it with ``mpio``
+        (collective with `_serve` on the workers). Returns the `ParallelResultsLog`, or None
+        when the run keeps no log or resumes (it goes on in its log with the serial backend)."""
+        if self._resume is not None:
+            self.comm.bcast(("open", None), root=0)
+            return None
+        try:
+            self._open_results_log(weights)
+            if self.results_log is not None:
+                pending = [g for g in self.traj.individuals if g not in self.traj.results.all_results]
+                self.results_log.reserve(PARALLEL_RESERVE * len(self.traj.individuals[min(pending)]))
+                self.results_log.detach()
+            path = None if self.results_log is None else self.results_log.path
+        except Exception as exc:
+            self.comm.bcast(("error", f"{type(exc).__name__}: {exc}"), root=0)
+            self.results_log = None
+            print_error(exc, "mpil2l: could not create the results log; stopping every rank")
+            raise mark_reported(exc)
+        self.comm.bcast(("open", path), root=0)
+        self.results_log = None
+        return None if path is None else ParallelResultsLog.open(self.comm, path)
+
+    def _serve(self):
+        """A worker's part of `run_experiment`: serve evaluations, and with the parallel
+        results log, open it with rank 0, write this rank's outputs and close it with rank 0."""
+        log = None
+        if self.log_backend == "parallel":
+            what, value = self.comm.bcast(None, root=0)
+            if what == "error":
+                raise RunAborted(f"rank 0 could not create the results log: {value}")
+            log = None if value is None else ParallelResultsLog.open(self.comm, value)
+        try:
+            serve(self.comm, hooks=log)
+        except RunAborted:
+            if log is not None:
+                log.close()  # rank 0 closes it after stopping the workers
+            raise
+        if log is not None:
+            log.close()
+
+    def _end_parallel_log(self):
+        """Rank 0, once the workers have left their serve loop: the collective close, then
+        the serial finish (error texts), leaving a serial log open for `end_experiment`."""
+        log = self.results_log
+        if not isinstance(log, ParallelResultsLog) or log.closed:
+            return
+        log.announce = None
+        log.close()
+        self.results_log = log.finish_serially()
 
     def _log_generation(self, optimizer, g, results, seconds):
         if self.results_log is None:
@@ -557,7 +636,8 @@ class Experiment:
                 # multi gradient descent: one inner individual's fitness, not an evaluation's
                 stats["best_fitness"] = None
             self.results_log.append_generation(stats)
-        self._flush_log()
+        if not isinstance(self.results_log, ParallelResultsLog) or self._flush_due():
+            self._flush_log()  # the parallel log's flush is a collective step: when due
 
     def _close_results_log(self):
         if self.results_log is not None and not self.results_log.closed:
@@ -570,7 +650,10 @@ class Experiment:
         to go on)."""
         try:
             traj = self.traj
-            if not self._updating and self._checkpointed != self._next_generation and self.optimizer is not None:
+            # (not into a parallel log: its checkpoint is collective, and the workers may
+            # be busy or terminated)
+            collective = isinstance(self.results_log, ParallelResultsLog)
+            if not self._updating and self._checkpointed != self._next_generation and self.optimizer is not None and not collective:
                 try:  # between generations the live state is whole: save it first
                     self._save_checkpoint(self.optimizer, self._next_generation, force=True)
                 except Exception as save_error:

@@ -5,8 +5,9 @@ the same communicator can never be mistaken for ours. Payloads are pickled by mp
 the target, which is cloudpickled once so that functions and classes defined in the user's
 ``__main__`` reach the workers.
 
-Order on a worker: one INIT, then any number of TASKS, then STOP. Each TASKS message is
-answered by exactly one RESULTS message; STOP is answered by STOPPED.
+Order on a worker: one INIT, then any number of TASKS (and SYNC, between runs), then STOP.
+Each TASKS message is answered by exactly one RESULTS message; STOP is answered by STOPPED;
+SYNC is not answered.
 """
 
 from enum import IntEnum
@@ -18,6 +19,8 @@ class Tag(IntEnum):
     RESULTS = 3  # worker -> 0: [(key, RunValue), ...], one per task of one TASKS message
     STOP = 4  # 0 -> worker: None to finish normally, or the reason the run was aborted
     STOPPED = 5  # worker -> 0: None; the worker has left its loop and sends nothing more
+    SYNC = 6  # 0 -> every worker, only while no run is pending: a payload for the worker's
+    # hooks (`serve(hooks=...)`), which then take part in a collective operation with rank 0
 
 
 TAG_NAMES = {tag.value: tag.name for tag in Tag}

@@ -173,6 +173,18 @@ class Scheduler:
         """How many workers evaluate runs (1 when evaluating in-process)."""
         return len(self._workers) or 1
 
+    def sync_workers(self, payload):
+        """Hands `payload` to the ``on_sync`` hook of every worker rank (see `serve`), for a
+        collective operation that rank 0 then joins. Only between runs: every submitted run
+        must have been collected, so that every worker is idle and takes part at once."""
+        self._check_open()
+        if self._running:
+            raise RuntimeError(f"sync_workers needs idle workers; {len(self._running)} run(s) are pending")
+        if self._comm is None:
+            return
+        for w in self._all_workers:
+            self._sends.append(self._comm.isend(payload, dest=w, tag=Tag.SYNC))
+
     # -- shutdown ----------------------------------------------------------------------
 
     def shutdown(self, abort_reason=None):

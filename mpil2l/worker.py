@@ -32,7 +32,7 @@ class _Stop(Exception):
         self.reason = reason
 
 
-def serve(comm=None, root=0):
+def serve(comm=None, root=0, hooks=None):
     """Runs the worker loop on this rank until rank `root` stops the run.
 
     Each TASKS message is handed to the evaluator as soon as it arrives (while the previous
@@ -42,6 +42,10 @@ def serve(comm=None, root=0):
         comm: the communicator shared with the scheduler (default ``MPI.COMM_WORLD``);
             collective with `Scheduler` on rank `root`.
         root: the scheduler's rank.
+        hooks: None, or an object with ``on_result(key, value) -> (key, value)``, called
+            with each result before it is sent (it may keep bulky parts on this rank), and
+            ``on_sync(payload)``, called with the payload of `Scheduler.sync_workers` (a
+            collective operation with rank `root` and every other worker).
 
     Raises:
         RunAborted: rank `root` aborted the run, or this rank was terminated by a signal and
@@ -65,6 +69,8 @@ def serve(comm=None, root=0):
             evaluator = make_evaluator(isolation, blob, rank, Limits(*limits))
         elif tag == Tag.STOP:
             raise _Stop(payload)
+        elif tag == Tag.SYNC and hooks is not None:
+            hooks.on_sync(payload)
 
     def poll():
         while (message := probe(comm, root, MPI.ANY_TAG, status)) is not None:
@@ -76,7 +82,8 @@ def serve(comm=None, root=0):
             while True:
                 if batches:
                     keys, results = batches[0]
-                    results.append(evaluator.next_result(poll))
+                    result = evaluator.next_result(poll)
+                    results.append(result if hooks is None else hooks.on_result(*result))
                     if len(results) == len(keys):
                         batches.popleft()
                         comm.send(results, dest=root, tag=Tag.RESULTS)

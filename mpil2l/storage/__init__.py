@@ -13,11 +13,13 @@ from .reader import (
     read_parameters,
     summary,
 )
+from .parallel import ParallelResultsLog
 from .results_log import BaseResultsLog, LogInUseError, ResultsLog, ResultsLogError
 
 __all__ = [
     "BaseResultsLog",
     "LogInUseError",
+    "ParallelResultsLog",
     "ResultsLog",
     "ResultsLogError",
     "export_csv",

@@ -65,26 +65,9 @@ HDF5's file lock keeps a second writer (and, on the same host, a crashed writer'
 ``writer`` attribute is detected and taken over); readers (`mpil2l.storage.reader`) open
 without locking so a running experiment can be inspected, as of its last flush.
 
-A parallel backend (h5py ``driver='mpio'``, not implemented: the PyPI h5py is serial) can
-implement `BaseResultsLog` behind the same interface. It must:
-
-* open, create, flush and close the file on every rank of the communicator, and create
-  every group, dataset and attribute on every rank with identical arguments; ``writer``,
-  ``n_rows`` and checkpoint attributes are computed on rank 0 and broadcast before the
-  collective attribute write;
-* assign rows on rank 0 (the scheduler knows how many attempts each worker will report) or
-  with an exclusive scan of per-rank counts, then `resize` collectively, by whole chunks,
-  only when the capacity must change; then each worker writes its own rows independently
-  (datasets stay unfiltered: filtered datasets need collective writes in which every rank
-  takes part, even with an empty selection);
-* not write variable-length data in parallel (parallel HDF5 refuses it): error messages go
-  to a ragged uint8 store like /outputs, or through rank 0;
-* compute output offsets with an exclusive scan of the values each rank adds, resize
-  ``values`` and the index datasets collectively, then write independently;
-* write the checkpoint from rank 0 after a collective resize (or collectively, the other
-  ranks selecting nothing), and flip ``current`` collectively after a collective flush;
-* count on HDF5's allocation: parallel HDF5 allocates chunked datasets early, so the
-  capacity should grow by a bounded amount (a few chunks) rather than geometrically.
+The parallel backend (h5py ``driver='mpio'``, where the workers write their own outputs)
+is `mpil2l.storage.parallel.ParallelResultsLog`: the same layout, with rank 0 creating the
+file through this class (``for_parallel=True``) and handing it over (`detach`).
 """
 
 import datetime
@@ -286,11 +269,20 @@ class _Table:
         self._synced = int(group.attrs.get(F.ATTR_N_ROWS, 0))
 
     @classmethod
-    def create(cls, parent, name, columns, widths, chunk_rows):
+    def create(cls, parent, name, columns, widths, chunk_rows, early=False):
+        """Creates the table's group and datasets; `early`: allocate chunks when the
+        datasets grow, without fill values (what parallel HDF5 needs of datasets written
+        independently)."""
         group = parent.create_group(name)
         for c in columns:
             width = () if c.width is None else (widths[c.width],)
             kwargs = {} if c.fill is None else {"fillvalue": c.fill}
+            if early and c.dtype is not F.STRING:  # the parallel backend writes strings serially
+                # rows past n_rows are never read: no fill values, whose collective writes
+                # make every resize under parallel HDF5 slow
+                kwargs["dcpl"] = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+                kwargs["dcpl"].set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+                kwargs["fill_time"] = "never"
             ds = group.create_dataset(
                 c.name,
                 shape=(0,) + width,
@@ -383,6 +375,26 @@ class _Table:
             self.capacity = self.n_rows
 
 
+def output_array(name, value):
+    """`value` as the numpy array of output `name`.
+
+    Raises:
+        ValueError: `name` is not a non-empty string without '/'.
+        TypeError: `value` is not numeric.
+    """
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"output names must be non-empty strings without '/', got {name!r}")
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"output {name!r} must be numeric, got dtype {array.dtype}")
+    return array
+
+
+def value_chunk(dtype):
+    """Chunk length of an output's ``values`` dataset."""
+    return max(1, CHUNK_BYTES // dtype.itemsize)
+
+
 class _Ragged:
     """One named per-attempt output: values of every entry concatenated, plus an index."""
 
@@ -405,8 +417,7 @@ class _Ragged:
     @classmethod
     def create(cls, parent, name, dtype, ndim):
         group = parent.create_group(name)
-        value_chunk = max(1, CHUNK_BYTES // dtype.itemsize)
-        group.create_dataset(F.OUTPUT_VALUES, shape=(0,), maxshape=(None,), chunks=(value_chunk,), dtype=dtype)
+        group.create_dataset(F.OUTPUT_VALUES, shape=(0,), maxshape=(None,), chunks=(value_chunk(dtype),), dtype=dtype)
         for key in (F.OUTPUT_ROW, F.OUTPUT_START):
             group.create_dataset(key, shape=(0,), maxshape=(None,), chunks=(OUTPUT_INDEX_CHUNK,), dtype=F.INDEX)
         if ndim:
@@ -481,6 +492,36 @@ class _Ragged:
 
 
 # -- checkpoint -----------------------------------------------------------------------------
+
+
+def _next_slot(group):
+    """The checkpoint slot to write next: the one that is not current."""
+    current = int(group.attrs[F.ATTR_CURRENT])
+    return 0 if current < 0 else 1 - current
+
+
+def _history_dataset(group, n):
+    """/checkpoint/history, created or grown to hold `n` bytes."""
+    if HISTORY not in group:
+        group.create_dataset(HISTORY, shape=(0,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES)
+    ds = group[HISTORY]
+    if n > ds.shape[0]:
+        ds.resize(_grown_capacity(ds.shape[0], n, CHECKPOINT_CHUNK), axis=0)
+    return ds
+
+
+def _checkpoint_slot(group, slot, n):
+    """The dataset of checkpoint `slot`, created or grown (whole chunks) to hold `n` bytes."""
+    name = f"slot{slot}"
+    if name not in group:
+        capacity = max(CHECKPOINT_CHUNK, -(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK)
+        return group.create_dataset(
+            name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES
+        )
+    ds = group[name]
+    if n > ds.shape[0]:
+        ds.resize(-(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK, axis=0)
+    return ds
 
 
 def load_checkpoint_slots(group, path):
@@ -567,8 +608,8 @@ def _numeric(value):
 class BaseResultsLog:
     """What a results-log backend provides; see the module docstring for the layout.
 
-    The serial `ResultsLog` is the only backend today; a parallel (``driver='mpio'``) one
-    would implement the same methods, collectively where the module docstring says so.
+    Backends: the serial `ResultsLog`, and `mpil2l.storage.parallel.ParallelResultsLog`
+    (``driver='mpio'``), whose flush, checkpoint and close are collective.
     Usable as a context manager: the log is closed at the end of the block.
     """
 
@@ -669,6 +710,75 @@ def _pid_alive(pid):
         return True
 
 
+def _check_create_args(n_objectives, param_spec, fitness_weights):
+    """Validates `ResultsLog.create`'s arguments; returns ``(n_objectives, param_spec,
+    spec_json, n_params, fitness_weights)`` ready for `_write_layout`."""
+    if isinstance(n_objectives, bool) or not isinstance(n_objectives, (int, np.integer)):
+        raise TypeError(f"n_objectives must be an integer, got {type(n_objectives).__name__} {n_objectives!r}")
+    if n_objectives < 1:
+        raise ValueError(f"n_objectives must be >= 1, got {n_objectives}")
+    try:
+        spec_json = F.spec_to_json(param_spec)
+        param_spec = F.spec_from_json(spec_json)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise TypeError(
+            "param_spec must be the dict spec dict_to_list(individual, get_dict_spec=True) returns, "
+            f"got {param_spec!r} ({exc})"
+        ) from None
+    n_params = F.spec_width(param_spec)
+    if n_params < 1:
+        raise ValueError(f"param_spec must describe at least one value, got {param_spec!r}")
+    if fitness_weights is not None:
+        fitness_weights = np.asarray(fitness_weights, dtype=float).ravel()
+        if fitness_weights.size != n_objectives:
+            raise ValueError(
+                f"fitness_weights {tuple(fitness_weights)} has {fitness_weights.size} value(s), "
+                f"n_objectives is {n_objectives}"
+            )
+    return int(n_objectives), param_spec, spec_json, n_params, fitness_weights
+
+
+def _make_room(path, overwrite):
+    """Checks that a log can be created at `path`, removing the file there if `overwrite`."""
+    if os.path.lexists(path) and not overwrite:
+        raise FileExistsError(f"results log {path!r} already exists; pass overwrite=True to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot create results log {path!r}: folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise ResultsLogError(f"cannot create results log {path!r}: it is a folder")
+    if os.path.lexists(path):
+        _check_not_in_use(path)
+        os.remove(path)  # never truncate in place: HDF5 truncates before it checks the lock
+
+
+def _write_layout(file, n_objectives, param_spec, spec_json, n_params, fitness_weights, created, early=False):
+    """Creates every group, dataset and attribute of an empty log in `file`; `early`: for
+    the parallel backend (see `_Table.create`)."""
+    attrs = file.attrs
+    attrs[F.ATTR_FORMAT] = F.FORMAT_NAME
+    attrs[F.ATTR_VERSION] = F.FORMAT_VERSION
+    attrs[F.ATTR_CREATED] = created
+    attrs[F.ATTR_MPIL2L_VERSION] = _mpil2l_version()
+    attrs[F.ATTR_N_OBJECTIVES] = int(n_objectives)
+    if fitness_weights is not None:
+        attrs[F.ATTR_FITNESS_WEIGHTS] = fitness_weights
+    widths = {F.OBJECTIVES: int(n_objectives), F.PARAMS: n_params}
+    attempts = _Table.create(file, "attempts", F.ATTEMPT_COLUMNS, widths, _chunk_rows(widths.values()), early)
+    status = attempts.datasets["status"]
+    status.attrs[F.ATTR_STATUS_CODES] = json.dumps({str(k): v for k, v in sorted(F.STATUS_NAMES.items())})
+    params = attempts.datasets["params"]
+    params.attrs[F.ATTR_PARAM_SPEC] = spec_json
+    params.attrs[F.ATTR_PARAM_KEYS] = [key for key, _, _ in param_spec]
+    if n_params <= MAX_NAMED_COLUMNS:
+        params.attrs[F.ATTR_PARAM_NAMES] = F.param_column_names(param_spec)
+    _Table.create(file, "generations", F.GENERATION_COLUMNS, widths, GENERATION_CHUNK_ROWS, early)
+    file.create_group("parameters")
+    file.create_group("outputs")
+    file.create_group("checkpoint").attrs[F.ATTR_CURRENT] = -1
+    attrs[F.ATTR_WRITER] = ""
+
+
 class ResultsLog(BaseResultsLog):
     """The serial results-log backend: the process that owns it (rank 0) writes the file.
 
@@ -692,6 +802,8 @@ class ResultsLog(BaseResultsLog):
         [[0.5]]
     """
 
+    _table_class = _Table
+
     def __init__(self, file, path):
         self._file = file
         self.path = path
@@ -700,8 +812,8 @@ class ResultsLog(BaseResultsLog):
         self.param_spec = F.spec_from_json(params.attrs[F.ATTR_PARAM_SPEC])
         self.param_names = F.param_column_names(self.param_spec)
         self.n_params = params.shape[1]
-        self._attempts = _Table(file["attempts"], F.ATTEMPT_COLUMNS)
-        self._generations = _Table(file["generations"], F.GENERATION_COLUMNS)
+        self._attempts = self._table_class(file["attempts"], F.ATTEMPT_COLUMNS)
+        self._generations = self._table_class(file["generations"], F.GENERATION_COLUMNS)
         self._outputs = {name: _Ragged(group) for name, group in file["outputs"].items()}
         self._history_n = 0  # valid bytes of /checkpoint/history (set from the checkpoint)
         self._spec_keys = [key for key, _, _ in self.param_spec]
@@ -711,7 +823,7 @@ class ResultsLog(BaseResultsLog):
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path, n_objectives, param_spec, overwrite=False, *, fitness_weights=None):
+    def create(cls, path, n_objectives, param_spec, overwrite=False, *, fitness_weights=None, for_parallel=False):
         """Creates a new results log.
 
         Args:
@@ -721,6 +833,8 @@ class ResultsLog(BaseResultsLog):
                 get_dict_spec=True)[1]``); at least one parameter.
             overwrite: replace an existing file; without it an existing file is an error.
             fitness_weights: the optimizer's fitness weights, stored for readers (optional).
+            for_parallel: lay the file out for `mpil2l.storage.parallel.ParallelResultsLog`
+                (chunks allocated as datasets grow), which reopens it after `detach`.
 
         Raises:
             FileExistsError: `path` exists and `overwrite` is False.
@@ -729,62 +843,11 @@ class ResultsLog(BaseResultsLog):
             TypeError, ValueError: a bad `n_objectives`, `param_spec` or `fitness_weights`.
         """
         path = os.fspath(path)
-        if isinstance(n_objectives, bool) or not isinstance(n_objectives, (int, np.integer)):
-            raise TypeError(f"n_objectives must be an integer, got {type(n_objectives).__name__} {n_objectives!r}")
-        if n_objectives < 1:
-            raise ValueError(f"n_objectives must be >= 1, got {n_objectives}")
-        try:
-            spec_json = F.spec_to_json(param_spec)
-            param_spec = F.spec_from_json(spec_json)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise TypeError(
-                "param_spec must be the dict spec dict_to_list(individual, get_dict_spec=True) returns, "
-                f"got {param_spec!r} ({exc})"
-            ) from None
-        n_params = F.spec_width(param_spec)
-        if n_params < 1:
-            raise ValueError(f"param_spec must describe at least one value, got {param_spec!r}")
-        if fitness_weights is not None:
-            fitness_weights = np.asarray(fitness_weights, dtype=float).ravel()
-            if fitness_weights.size != n_objectives:
-                raise ValueError(
-                    f"fitness_weights {tuple(fitness_weights)} has {fitness_weights.size} value(s), "
-                    f"n_objectives is {n_objectives}"
-                )
-        if os.path.lexists(path) and not overwrite:
-            raise FileExistsError(f"results log {path!r} already exists; pass overwrite=True to replace it")
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"cannot create results log {path!r}: folder {folder!r} does not exist")
-        if os.path.isdir(path):
-            raise ResultsLogError(f"cannot create results log {path!r}: it is a folder")
-        if os.path.lexists(path):
-            _check_not_in_use(path)
-            os.remove(path)  # never truncate in place: HDF5 truncates before it checks the lock
+        args = _check_create_args(n_objectives, param_spec, fitness_weights)
+        _make_room(path, overwrite)
         file = open_hdf5(path, "w-")
         try:
-            attrs = file.attrs
-            attrs[F.ATTR_FORMAT] = F.FORMAT_NAME
-            attrs[F.ATTR_VERSION] = F.FORMAT_VERSION
-            attrs[F.ATTR_CREATED] = _now()
-            attrs[F.ATTR_MPIL2L_VERSION] = _mpil2l_version()
-            attrs[F.ATTR_N_OBJECTIVES] = int(n_objectives)
-            if fitness_weights is not None:
-                attrs[F.ATTR_FITNESS_WEIGHTS] = fitness_weights
-            widths = {F.OBJECTIVES: int(n_objectives), F.PARAMS: n_params}
-            attempts = _Table.create(file, "attempts", F.ATTEMPT_COLUMNS, widths, _chunk_rows(widths.values()))
-            status = attempts.datasets["status"]
-            status.attrs[F.ATTR_STATUS_CODES] = json.dumps({str(k): v for k, v in sorted(F.STATUS_NAMES.items())})
-            params = attempts.datasets["params"]
-            params.attrs[F.ATTR_PARAM_SPEC] = spec_json
-            params.attrs[F.ATTR_PARAM_KEYS] = [key for key, _, _ in param_spec]
-            if n_params <= MAX_NAMED_COLUMNS:
-                params.attrs[F.ATTR_PARAM_NAMES] = F.param_column_names(param_spec)
-            _Table.create(file, "generations", F.GENERATION_COLUMNS, widths, GENERATION_CHUNK_ROWS)
-            file.create_group("parameters")
-            file.create_group("outputs")
-            file.create_group("checkpoint").attrs[F.ATTR_CURRENT] = -1
-            attrs[F.ATTR_WRITER] = ""
+            _write_layout(file, *args, created=_now(), early=for_parallel)
             log = cls(file, path)
             log._claim(break_lock=False)
         except BaseException:
@@ -1029,11 +1092,7 @@ class ResultsLog(BaseResultsLog):
         if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < len(self._attempts):
             raise ValueError(f"row must be an attempt row in [0, {len(self._attempts)}), got {row!r}")
         for name, value in outputs.items():
-            if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-                raise ValueError(f"output names must be non-empty strings without '/', got {name!r}")
-            array = np.asarray(value)
-            if array.dtype.kind not in "biuf":
-                raise TypeError(f"output {name!r} must be numeric, got dtype {array.dtype}")
+            array = output_array(name, value)
             ragged = self._outputs.get(name)
             if ragged is None:
                 dtype = array.dtype.newbyteorder("=")
@@ -1183,37 +1242,30 @@ class ResultsLog(BaseResultsLog):
         data = memoryview(data).cast("B")
         self.flush()
         group = self._file["checkpoint"]
-        current = int(group.attrs[F.ATTR_CURRENT])
-        slot = 0 if current < 0 else 1 - current
-        name = f"slot{slot}"
+        slot = _next_slot(group)
         n = len(data)
-        if name not in group:
-            capacity = max(CHECKPOINT_CHUNK, -(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK)
-            ds = group.create_dataset(
-                name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES
-            )
-        else:
-            ds = group[name]
-            if n > ds.shape[0]:
-                ds.resize(-(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK, axis=0)
+        ds = _checkpoint_slot(group, slot, n)
         ds.attrs["crc32"] = -1  # no CRC-32 matches: the slot is invalid while being written
         if n:
             ds[:n] = np.frombuffer(data, dtype=np.uint8)
         ds.attrs["generation"] = -1 if generation is None else int(generation)
-        counts = {
-            "attempts": self._attempts.n_rows,
-            "generations": self._generations.n_rows,
-            "outputs": {name: [r.n_entries, r.n_values] for name, r in self._outputs.items()},
-            "history": self._history_n,
-        }
         # fixed-length strings: rewriting a variable-length one leaks global-heap space
         ds.attrs["saved"] = np.bytes_(_now())
-        ds.attrs["counts"] = np.bytes_(json.dumps(counts))
+        ds.attrs["counts"] = np.bytes_(json.dumps(self._counts()))
         ds.attrs["nbytes"] = n
         ds.attrs["crc32"] = zlib.crc32(data)
         self._file.flush()
         group.attrs[F.ATTR_CURRENT] = slot
         self._file.flush()
+
+    def _counts(self):
+        """The table and output lengths a checkpoint records (for rolling back to it)."""
+        return {
+            "attempts": self._attempts.n_rows,
+            "generations": self._generations.n_rows,
+            "outputs": {name: [r.n_entries, r.n_values] for name, r in self._outputs.items()},
+            "history": self._history_n,
+        }
 
     def append_checkpoint_history(self, data):
         """Appends a piece that the next checkpoints refer to (say, one finished generation
@@ -1221,15 +1273,8 @@ class ResultsLog(BaseResultsLog):
         It becomes durable with the next `save_checkpoint`."""
         self._check_open()
         data = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
-        group = self._file["checkpoint"]
-        if HISTORY not in group:
-            group.create_dataset(
-                HISTORY, shape=(0,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES
-            )
-        ds = group[HISTORY]
         offset, end = self._history_n, self._history_n + data.size
-        if end > ds.shape[0]:
-            ds.resize(_grown_capacity(ds.shape[0], end, CHECKPOINT_CHUNK), axis=0)
+        ds = _history_dataset(self._file["checkpoint"], end)
         if data.size:
             ds[offset:end] = data
         self._history_n = end
@@ -1263,6 +1308,23 @@ class ResultsLog(BaseResultsLog):
             ragged.drain()
             ragged.sync()
         self._file.flush()
+
+    def reserve(self, n_attempts):
+        """Grows the attempts table to hold at least `n_attempts` rows and the generations
+        table by a chunk, now: for the parallel backend, where growing is collective."""
+        self._check_open()
+        for table, n in ((self._attempts, n_attempts), (self._generations, 1)):
+            if n > table.capacity:
+                table.capacity = _grown_capacity(table.capacity, n, table.chunk_rows)
+                for ds in table.datasets.values():
+                    ds.resize(table.capacity, axis=0)
+
+    def detach(self):
+        """Flushes and closes the file, leaving it recorded as open for writing by this
+        process: for handing it to the parallel backend, which reopens it on every rank."""
+        self.flush()
+        self.closed = True
+        self._file.close()
 
     def close(self):
         """Flushes, trims the datasets to their data, releases the writer lock and closes the

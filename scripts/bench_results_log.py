@@ -1,0 +1,273 @@
+"""What the HDF5 results log costs a run, measured side by side in one MPI job.
+
+Reproduce (from the repository root)::
+
+    .venv/bin/python scripts/bench_results_log.py --np 4            # about 3 minutes
+    .venv/bin/python scripts/bench_results_log.py --np 4 --quick    # about 40 s
+    make test-parallel && LD_LIBRARY_PATH=$PWD/.venv-parallel/mpilib \\
+        .venv-parallel/bin/python scripts/bench_results_log.py --np 4   # both backends
+
+The script relaunches itself under ``mpiexec -n NP`` (the ``mpiexec`` next to
+``sys.executable``, else ``PATH``'s); rank 0 prints a table.
+
+1. Throughput with the log against without it: an ``Experiment`` of ``--generations``
+   generations of ``--population`` individuals whose ``simulate`` sleeps 1 ms, with
+   ``runner_params['results_log']`` = 'none' and each backend this h5py has ('serial', and
+   'parallel' where h5py has MPI), in alternating order, ``--pairs`` times; the median wall
+   time of ``run_experiment`` of each. Ratio = with / without (floor: at most 1.05).
+   With the parallel backend each attempt also returns a 100-value output ('trace'),
+   written by the workers, and the 'none' run returns it too (then it is dropped).
+2. Memory: ``--evaluations`` no-op evaluations (1,000,000; ``--quick``: 100,000) in
+   generations of 10,000, rank 0's resident memory (VmRSS, MiB) after a quarter, half and
+   all of them, and its peak so far (VmHWM), (b) through the ``Scheduler`` with only the
+   ``ResultsLog`` writing every attempt and flushing every generation: the log's own
+   footprint (floor: under 300 MiB, flat with the history), then (a) through the
+   ``Experiment`` with the results log, which also keeps L2L's trajectory in memory (every
+   individual, result and attempt record of every generation).
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CHILD_ENV = "MPIL2L_BENCH_LOG_CHILD"
+MEMORY_GENERATION = 10_000
+FLOOR_SLOWDOWN = 1.05
+FLOOR_MEMORY_MIB = 300
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--np", type=int, default=4, help="MPI ranks (rank 0 + workers)")
+    parser.add_argument("--quick", action="store_true", help="fewer evaluations and pairs")
+    parser.add_argument("--population", type=int, default=96)
+    parser.add_argument("--generations", type=int, default=30)
+    parser.add_argument("--pairs", type=int, default=None, help="alternating sessions per backend (default 5, quick 2)")
+    parser.add_argument("--evaluations", type=int, default=None, help="no-op evaluations for section 2")
+    parser.add_argument("--timeout", type=float, default=1800)
+    args = parser.parse_args()
+    if args.pairs is None:
+        args.pairs = 2 if args.quick else 5
+    if args.evaluations is None:
+        args.evaluations = 100_000 if args.quick else 1_000_000
+    if args.quick:
+        args.generations = min(args.generations, 15)
+    return args
+
+
+def launch(args):
+    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    mpiexec = beside if os.access(beside, os.X_OK) else shutil.which("mpiexec")
+    command = [mpiexec, "-n", str(args.np), sys.executable, os.path.abspath(__file__), *sys.argv[1:]]
+    print("launching:", " ".join(command), flush=True)
+    process = subprocess.Popen(command, env=dict(os.environ, **{CHILD_ENV: "1"}), start_new_session=True)
+    try:
+        return process.wait(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        print(f"bench_results_log: the MPI job ran past {args.timeout} s; killed", file=sys.stderr)
+        return 124
+
+
+# -- evaluated on the workers (module level: every rank unpickles it) -----------------------
+
+
+class SleepOptimizee:
+    """Sleeps 1 ms; returns a 100-value trace besides its fitness when asked to."""
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+
+    def simulate(self, traj):
+        time.sleep(1e-3)
+        if self.outputs:
+            import numpy as np
+
+            return (0.0,), {"trace": np.full(100, traj.individual.x)}
+        return (0.0,)
+
+
+class NoopOptimizee:
+    def simulate(self, traj):
+        return (0.0,)
+
+
+def noop(_):
+    return (0.0,)
+
+
+class FixedOptimizer:
+    """Every generation holds the same `population` individuals (``x`` = their index);
+    records rank 0's memory after each generation."""
+
+    optimizee_fitness_weights = (1.0,)
+
+    def __init__(self, traj, population, generations):
+        self.population, self.generations = population, generations
+        self.rss = []
+        traj.f_add_parameter("n_iteration", generations)
+        self._expand(traj, 0)
+
+    def _expand(self, traj, g):
+        traj.f_expand({"generation": [g], "ind_idx": list(range(self.population)), "individual.x": [float(i) for i in range(self.population)]})
+
+    def post_process(self, traj, results):
+        self.rss.append(memory_mib()[0])
+        g = max(traj.individuals) + 1
+        if g < self.generations:
+            self._expand(traj, g)
+
+    def end(self, traj):
+        pass
+
+
+def memory_mib():
+    """(VmRSS, VmHWM) of this process, MiB."""
+    values = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+# -- the MPI job ------------------------------------------------------------------------------
+
+
+def run_experiment(comm, root, name, backend, optimizee, population, generations):
+    """Collective; returns (wall seconds of run_experiment, optimizer) on rank 0."""
+    import logging
+
+    from mpil2l import Experiment
+    from mpil2l.logs import logger
+
+    experiment = Experiment(root, comm)
+    traj, _ = experiment.prepare_experiment(name=name, overwrite=True, timeout=False, runner_params={"results_log": backend})
+    logger.setLevel(logging.WARNING)
+    optimizer = FixedOptimizer(traj, population, generations)
+    comm.Barrier()
+    t0 = time.perf_counter()
+    experiment.run_experiment(optimizer=optimizer, optimizee=optimizee)
+    elapsed = time.perf_counter() - t0
+    experiment.end_experiment(optimizer)
+    if comm.Get_rank() == 0:
+        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+    return elapsed, optimizer
+
+
+def section_throughput(comm, root, args, backends):
+    """{backend: [seconds per session]} for 'none' and each backend, alternating."""
+    times = {b: [] for b in ["none", *backends]}
+    outputs = "parallel" in backends
+    for pair in range(args.pairs):
+        order = ["none", *backends] if pair % 2 == 0 else [*backends, "none"]
+        for backend in order:
+            elapsed, _ = run_experiment(
+                comm, root, f"tp-{backend}", backend, SleepOptimizee(outputs), args.population, args.generations
+            )
+            times[backend].append(elapsed)
+    return times
+
+
+def section_memory_experiment(comm, root, args, backend):
+    generations = max(1, args.evaluations // MEMORY_GENERATION)
+    _, optimizer = run_experiment(comm, root, "mem", backend, NoopOptimizee(), MEMORY_GENERATION, generations)
+    return optimizer.rss, memory_mib()[1]
+
+
+def section_memory_log_only(comm, root, args):
+    """Rank 0 drives a Scheduler and writes every attempt to a ResultsLog (serial), flushing
+    every generation; nothing else keeps the history."""
+    from mpil2l.conversion import dict_to_list
+    from mpil2l.evaluation import attempt_record
+    from mpil2l.scheduler import on_workers
+    from mpil2l.storage import ResultsLog
+
+    generations = max(1, args.evaluations // MEMORY_GENERATION)
+    with on_workers(noop, comm) as scheduler:
+        if scheduler is None:
+            return None
+        _, spec = dict_to_list({"x": 0.0}, get_dict_spec=True)
+        path = os.path.join(root, "log-only.h5")
+        rss = []
+        with ResultsLog.create(path, 1, spec, overwrite=True) as log:
+            for g in range(generations):
+                scheduler.submit_runs(list(range(MEMORY_GENERATION)))
+                done = 0
+                while done < MEMORY_GENERATION:
+                    scheduler.wait()
+                    finished = scheduler.get_finished_runs()
+                    records = []
+                    for i, value in finished:
+                        record = attempt_record(_Task(g, i), value)
+                        records.append(record)
+                    log.append_attempts(records, [[float(i)] for i, _ in finished])
+                    done += len(finished)
+                log.flush()
+                rss.append(memory_mib()[0])
+        os.remove(path)
+        return rss, memory_mib()[1]
+
+
+class _Task:
+    __slots__ = ("generation", "ind_idx", "attempt")
+
+    def __init__(self, generation, ind_idx):
+        self.generation, self.ind_idx, self.attempt = generation, ind_idx, 0
+
+
+def main_mpi(args):
+    from mpi4py import MPI
+
+    from mpil2l.storage.parallel import mpi_enabled
+
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    root = tempfile.mkdtemp(prefix="bench-log-") if rank == 0 else None
+    root = comm.bcast(root, root=0)
+    backends = ["serial"] + (["parallel"] if mpi_enabled() and comm.Get_size() > 1 else [])
+    times = section_throughput(comm, root, args, backends)
+    mem_log = section_memory_log_only(comm, root, args)  # first: 2a's peak would hide its own
+    mem_experiment = section_memory_experiment(comm, root, args, backends[-1])
+    if rank != 0:
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    n = args.population * args.generations
+    print(f"\n{comm.Get_size()} ranks; 1 ms evaluations: {args.generations} generations x {args.population}, "
+          f"{args.pairs} alternating sessions each (median wall time of run_experiment)\n")
+    print("| measurement | with log | without | ratio (with / without) | floor |")
+    print("|---|---:|---:|---:|---:|")
+    base = statistics.median(times["none"])
+    for backend in backends:
+        t = statistics.median(times[backend])
+        extra = " (+ 100-value output per attempt, written by the workers)" if backend == "parallel" else ""
+        print(f"| 1 throughput, results_log='{backend}'{extra} (ind/s) | {n / t:,.0f} | {n / base:,.0f} | "
+              f"{t / base:.3f} | <= {FLOOR_SLOWDOWN} |")
+    for label, (rss, peak) in (
+        (f"2a Experiment with results_log='{backends[-1]}'", mem_experiment),
+        ("2b Scheduler + ResultsLog only (the log's own footprint)", mem_log),
+    ):
+        k = len(rss)
+        marks = " / ".join(f"{rss[max(0, (k * q) // 4 - 1)]:.0f}" for q in (1, 2, 4))
+        print(f"| {label}: {args.evaluations:,} no-ops, rank 0 RSS MiB at 1/4, 1/2, all | {marks} | peak {peak:.0f} | "
+              f"growth {rss[-1] - rss[max(0, k // 4 - 1)]:+.0f} MiB | < {FLOOR_MEMORY_MIB} MiB, flat |")
+    print("\nraw wall times (s):", {b: [round(t, 3) for t in ts] for b, ts in times.items()})
+
+
+def main():
+    args = parse_args()
+    if os.environ.get(CHILD_ENV):
+        main_mpi(args)
+        return 0
+    return launch(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
