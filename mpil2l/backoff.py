@@ -59,9 +59,10 @@ class Backoff:
         self._polls = 0
         self._delay = self.min_sleep
 
-    def sleep(self):
+    def sleep(self, at_most=None):
+        """Sleeps for the next delay, or for `at_most` seconds if that is shorter."""
         if self._polls < SPIN_POLLS:
             self._polls += 1
             return
-        time.sleep(self._delay)
+        time.sleep(self._delay if at_most is None else max(0.0, min(self._delay, at_most)))
         self._delay = min(self._delay * GROWTH, self.max_sleep)

@@ -13,6 +13,7 @@ between batches. Static dispatch
 per worker.
 """
 
+import heapq
 import math
 import time
 from collections import deque
@@ -92,10 +93,11 @@ class Scheduler:
         self._finished = []
         self._next_key = 0
         self._inflight = {w: 0 for w in self._workers}
-        self._free = deque(self._workers)  # one entry per free batch slot
+        self._free = deque(reversed(self._workers))  # one entry per free batch slot, newest last
         self._depth = 1
         self._estimate = None  # mean run time on the workers, seconds
         self._sends = []
+        self._due = []  # heap: when the batches sent are expected to be done (monotonic s)
         self._status = MPI.Status()
         self._closed = False
         if self._workers or isolation == "process":
@@ -163,7 +165,14 @@ class Scheduler:
         while not self._finished and self._running:
             if self._collect():
                 return
-            backoff.sleep()
+            now = time.monotonic()
+            if self._due and self._due[0] <= now:
+                # a batch is about done: poll closely again rather than at the long waits'
+                # pace, so that its results are seen within microseconds, not half a sleep
+                while self._due and self._due[0] <= now:
+                    heapq.heappop(self._due)
+                backoff.reset()
+            backoff.sleep(self._due[0] - now if self._due else None)
 
     def pending_runs(self):
         """True while a submitted run has not finished."""
@@ -264,14 +273,18 @@ class Scheduler:
         for _ in range(len(self._free)):
             if not (self._queue or self._pinned):
                 break
-            w = self._free.popleft()
+            # The worker freed last: the others have waited longer, and a waiting worker
+            # polls less often the longer it waits, so this one picks the batch up soonest.
+            w = self._free.pop()
             if self._inflight[w] >= self._depth:
                 continue  # a slot left over from deeper pipelining
             batch = self._next_batch(w, size)
             if not batch:
-                self._free.append(w)
+                self._free.appendleft(w)
                 continue
             self._sends.append(self._comm.isend(batch, dest=w, tag=Tag.TASKS))
+            if self._estimate is not None:
+                heapq.heappush(self._due, time.monotonic() + self._estimate * len(batch))
             self._inflight[w] += 1
         if len(self._sends) > 64:
             self._sends = [r for r in self._sends if not r.Test()]
