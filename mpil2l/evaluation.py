@@ -150,6 +150,13 @@ class Simulation:
         self.n_objectives = n_objectives
         self.allow_nonfinite = allow_nonfinite
 
+    def process_started(self):
+        """Passes the evaluation process's start on to ``optimizee.process_started()``,
+        where the optimizee has one (see `mpil2l.isolation.child_main`)."""
+        hook = getattr(self.optimizee, "process_started", None)
+        if callable(hook):
+            hook()
+
     def __call__(self, task):
         self.traj.individual = Individual(task.generation, task.ind_idx, task.params, task.attempt)
         result = self.optimizee.simulate(self.traj)

@@ -32,6 +32,7 @@ import struct
 import subprocess
 import sys
 import time
+import traceback
 from collections import deque
 from typing import NamedTuple, Optional
 
@@ -443,6 +444,19 @@ def _limit_memory(limit_mb):
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def _process_started(target):
+    """Lets a target that has ``process_started()`` act before the first run of this process,
+    say, to pick up after the process it replaces (killed for its time limit); a failure
+    there is reported and the runs go on."""
+    hook = getattr(target, "process_started", None)
+    if not callable(hook):
+        return
+    try:
+        hook()
+    except Exception:
+        sys.stderr.write("mpil2l: process_started() of the evaluation target failed:\n" + traceback.format_exc())
+
+
 def child_main(read_fd, write_fd, parent, imports=()):
     """The child's loop: take a batch, evaluate each run, send each result at once."""
     _die_with_parent(parent)
@@ -470,6 +484,7 @@ def child_main(read_fd, write_fd, parent, imports=()):
         target = cloudpickle.loads(init.target)
     except Exception as exc:
         target = BrokenTarget(exc)
+    _process_started(target)
     baseline = _resident_kb()
     if init.memory_limit_mb:
         _limit_memory(init.memory_limit_mb)

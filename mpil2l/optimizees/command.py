@@ -79,7 +79,7 @@ class CommandOptimizee(Optimizee):
     stdout and stderr are kept in one tar archive per worker, ``<output_dir>/rank-<r>.tar``
     (members ``g<generation>/i<ind_idx>/a<attempt>/stdout`` and ``stderr``), not in a file
     per individual; the output of an attempt killed for its time limit is archived too,
-    with ``.killed`` added, when the worker runs its next program. ``output_dir=None`` keeps
+    with ``.killed`` added, by the evaluation process that replaces the killed one. ``output_dir=None`` keeps
     no output.
 
     Args:
@@ -137,10 +137,22 @@ class CommandOptimizee(Optimizee):
     def bounding_func(self, individual):
         return individual if self._bound is None else self._bound(individual)
 
+    def process_started(self):
+        """Called by mpil2l in each evaluation process before its first run, the one that
+        replaces a process killed for its time limit included: archives what the killed
+        program wrote."""
+        rank, work = self._scratch()
+        if os.path.isdir(work):
+            self._archive_killed(work, rank)
+
+    def _scratch(self):
+        """This worker's rank and scratch folder."""
+        rank = os.environ.get(RANK_VARIABLE, "0")
+        return rank, os.path.join(self.scratch_dir, f"mpil2l-command-{self.run_token}-rank{rank}")
+
     def simulate(self, traj):
         ind = traj.individual
-        rank = os.environ.get(RANK_VARIABLE, "0")
-        work = os.path.join(self.scratch_dir, f"mpil2l-command-{self.run_token}-rank{rank}")
+        rank, work = self._scratch()
         os.makedirs(work, exist_ok=True)
         self._archive_killed(work, rank)
         params = ind.as_dict()
