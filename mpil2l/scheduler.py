@@ -166,11 +166,9 @@ class Scheduler:
             if self._collect():
                 return
             now = time.monotonic()
-            if self._due and self._due[0] <= now:
+            if self._forget_due(now):
                 # a batch is about done: poll closely again rather than at the long waits'
                 # pace, so that its results are seen within microseconds, not half a sleep
-                while self._due and self._due[0] <= now:
-                    heapq.heappop(self._due)
                 backoff.reset()
             backoff.sleep(self._due[0] - now if self._due else None)
 
@@ -284,10 +282,19 @@ class Scheduler:
                 continue
             self._sends.append(self._comm.isend(batch, dest=w, tag=Tag.TASKS))
             if self._estimate is not None:
-                heapq.heappush(self._due, time.monotonic() + self._estimate * len(batch))
+                now = time.monotonic()
+                self._forget_due(now)  # callers that never wait() must not grow the heap
+                heapq.heappush(self._due, now + self._estimate * len(batch))
             self._inflight[w] += 1
         if len(self._sends) > 64:
             self._sends = [r for r in self._sends if not r.Test()]
+
+    def _forget_due(self, now):
+        """Drops the expected ends that have passed; True if there were any."""
+        passed = bool(self._due) and self._due[0] <= now
+        while self._due and self._due[0] <= now:
+            heapq.heappop(self._due)
+        return passed
 
     def _pipeline_depth(self):
         """Batches queued at each worker: two, so that a worker starts its next batch without
