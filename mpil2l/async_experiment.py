@@ -228,6 +228,11 @@ class AsyncExperiment(Experiment):
     def _save_interrupted(self, exc):
         # What an asynchronous run finished is in its results log (flushed on the way out),
         # which checkpoint=True goes on from.
+        if self.results_log is not None and not self.results_log.closed:
+            try:  # the attempts taken before the failure (the failed one included)
+                self._log_attempts()
+            except Exception as log_error:
+                logger.error("could not write the last attempts to the results log: %s", log_error)
         logger.warning("the finished evaluations are in %s: checkpoint=True goes on from there", self.results_log.path)
 
     def _check_run_arguments(self, optimizer, optimizee, budget, max_pending, checkpoint_interval, ordered):
@@ -269,6 +274,7 @@ class AsyncExperiment(Experiment):
         while self._in_flight:
             for task, value in self._wait_for_results(scheduler):  # flushes the log while idle
                 self._on_attempt(submitter, task, value, deadline)
+            self._log_attempts()
             if time.monotonic() - last_checkpoint >= checkpoint_interval:
                 self._save_state()
                 self._report_progress()
@@ -358,6 +364,7 @@ class AsyncExperiment(Experiment):
         self._save_state()
 
     def _save_state(self):
+        self._log_attempts()  # the checkpoint records where the log stands
         optimizer = self._optimizer
         state = {
             "kind": CHECKPOINT_KIND,

@@ -140,6 +140,8 @@ class Experiment:
         self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
         self._checkpointed = self._next_generation = None  # the generation each begins at
         self._updating = False
+        self._unlogged = None
+        self._unlogged_attempts = []
         self._run_started = False
         install_abort_hook(self.comm)
 
@@ -310,6 +312,8 @@ class Experiment:
             self.results_log = log
             log.announce = scheduler.sync_workers
         self._run_started = self._updating = self._checkpoint_failed = False
+        self._unlogged = None  # (optimizer, generation, results, seconds) not yet in the log
+        self._unlogged_attempts = []  # (record, params, outputs) taken, not yet appended
         self._last_checkpoint = self._checkpointed = self._next_generation = None
         self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
         try:
@@ -432,9 +436,11 @@ class Experiment:
             self._next_generation = g + 1
             seconds = time.perf_counter() - t0
             self._report(g, results, weights, seconds)
-            self._log_generation(optimizer, g, results, seconds)
-            self._save_checkpoint(optimizer, g + 1)
+            self._unlogged = (optimizer, g, results, seconds)
+            if isinstance(self.results_log, ParallelResultsLog):
+                self._log_finished_generation()  # its flush is collective: before the workers get busy
             g += 1
+        self._log_finished_generation()
         if g is not None and self._checkpointed != g:
             self._save_checkpoint(optimizer, g, force=True)
 
@@ -453,22 +459,27 @@ class Experiment:
         done = {(task.ind_idx, task.attempt) for task, _ in reused}
         fresh = [task for task in tasks if (task.ind_idx, 0) not in done]
         if self.comm.Get_size() == 1 or not self.multiprocessing:
+            self._log_finished_generation()
             # rank 0 evaluates a run when it is submitted: one at a time, so that each
             # result reaches the log (and a kill loses one evaluation, not the generation)
             for task in fresh:
                 scheduler.submit_run(task)
                 for done_task, value in scheduler.get_finished_runs():
                     self._take_result(scheduler, done_task, value, fitness, attempts, failed)
+                self._log_attempts()
                 if self.results_log is not None and self._unflushed_since is not None and self._flush_due():
                     self._flush_log()
-        elif fresh:
-            scheduler.submit_runs(fresh, static=self.runner_params["dispatch"] == "static")
+        else:
+            if fresh:
+                scheduler.submit_runs(fresh, static=self.runner_params["dispatch"] == "static")
+            self._log_finished_generation()  # while the workers evaluate
         for task, avoid in replay.runs:
             if (task.ind_idx, task.attempt) not in done:
                 scheduler.submit_run(task, avoid=avoid)
         while len(fitness) < len(tasks):
             for task, value in self._wait_for_results(scheduler):
                 self._take_result(scheduler, task, value, fitness, attempts, failed)
+            self._log_attempts()
         if failed and len(failed) == len(tasks):
             task, value = failed[0]
             _raise_failure(value, f"every individual of generation {g} failed; the first, {task.ind_idx},")
@@ -480,19 +491,28 @@ class Experiment:
         value, outputs = split_outputs(value)
         attempts.append(attempt_record(task, value))
         if log and self.results_log is not None:
-            rows = self.results_log.append_attempts([attempts[-1]], [task.params])
-            if outputs:
-                self.results_log.append_outputs(rows[0], outputs)
-            # the parallel log is flushed between generations only: its flush is a
-            # collective step, which needs every worker idle
-            if self._unflushed_since is None and not isinstance(self.results_log, ParallelResultsLog):
-                self._unflushed_since = time.monotonic()
+            self._unlogged_attempts.append((attempts[-1], task.params, outputs))
         first, self._first_attempt_seen = not self._first_attempt_seen, True
         if value.status == StatusType.SUCCESS:
             fitness[task.ind_idx] = value.cost
         elif not self._retry(scheduler, task, value, first):
             failed.append((task, value))
             fitness[task.ind_idx] = self._cost_for_crash
+
+    def _log_attempts(self):
+        """Appends the attempts taken since the last call to the results log (in one
+        call: whole columns at a time)."""
+        if not self._unlogged_attempts:
+            return
+        entries, self._unlogged_attempts = self._unlogged_attempts, []
+        rows = self.results_log.append_attempts([record for record, _, _ in entries], [params for _, params, _ in entries])
+        for row, (_, _, outputs) in zip(rows, entries):
+            if outputs:
+                self.results_log.append_outputs(row, outputs)
+        # the parallel log is flushed between generations only: its flush is a collective
+        # step, which needs every worker idle
+        if self._unflushed_since is None and not isinstance(self.results_log, ParallelResultsLog):
+            self._unflushed_since = time.monotonic()
 
     def _wait_for_results(self, scheduler):
         """The next finished attempts; while some are not yet in the file, flushes the
@@ -517,6 +537,7 @@ class Experiment:
 
     def _flush_log(self):
         t0 = time.monotonic()
+        self._log_attempts()
         self.results_log.flush()
         self._last_flush = time.monotonic()
         self._flush_seconds = self._last_flush - t0
@@ -625,6 +646,18 @@ class Experiment:
         log.close()
         self.results_log = log.finish_serially()
 
+    def _log_finished_generation(self):
+        """Writes the statistics of the generation `post_process` last saw, flushes the
+        log and checkpoints when due. Deferred until the next generation is dispatched, so
+        that rank 0 does this while the workers evaluate; nothing of the next generation
+        reaches the log before (a checkpoint records where the log stands)."""
+        if self._unlogged is None:
+            return
+        optimizer, g, results, seconds = self._unlogged
+        self._unlogged = None
+        self._log_generation(optimizer, g, results, seconds)
+        self._save_checkpoint(optimizer, g + 1)
+
     def _log_generation(self, optimizer, g, results, seconds):
         if self.results_log is None:
             return
@@ -650,11 +683,17 @@ class Experiment:
         to go on)."""
         try:
             traj = self.traj
+            if self.results_log is not None and not self.results_log.closed:
+                try:  # the attempts taken before the failure (the failed one included)
+                    self._log_attempts()
+                except Exception as log_error:
+                    logger.error("could not write the last attempts to the results log: %s", log_error)
             # (not into a parallel log: its checkpoint is collective, and the workers may
             # be busy or terminated)
             collective = isinstance(self.results_log, ParallelResultsLog)
             if not self._updating and self._checkpointed != self._next_generation and self.optimizer is not None and not collective:
                 try:  # between generations the live state is whole: save it first
+                    self._log_finished_generation()
                     self._save_checkpoint(self.optimizer, self._next_generation, force=True)
                 except Exception as save_error:
                     logger.error("could not checkpoint the finished generations: %s", save_error)

@@ -95,6 +95,9 @@ HISTORY = "history"  # /checkpoint/history
 BUFFER_STRING_BYTES = 4 << 20  # write buffered rows once their error messages hold this much
 OUTPUT_BUFFER_BYTES = 4 << 20
 LARGE_ATTRIBUTE = 16 << 10
+COLUMNS_FROM_RECORDS = 4
+# a status's code from the status itself, its name or its value (see `fields.status_code`)
+_STATUS_CODE_OF = {**{status: int(status) for status in F.StatusType}, **F.STATUS_CODES}
 MAX_NAMED_COLUMNS = 4096  # wider params datasets carry no per-column names attribute  # parameter values bigger than this (bytes) become datasets
 
 
@@ -235,15 +238,27 @@ def _chunk_rows(widths):
     return min(MAX_CHUNK_ROWS, 1 << (rows.bit_length() - 1))
 
 
-def write_rows(dataset, first, array):
+def write_rows(dataset, first, array, file_space=None):
     """``dataset[first : first + len(array)] = array`` through h5py's low-level calls: a
     quarter of the time of the slicing syntax, which matters at one write per column per
-    flush."""
+    flush. `file_space`: the dataset's current dataspace, if the caller keeps it (valid
+    until the dataset is resized)."""
     array = np.ascontiguousarray(array)
-    file_space = dataset.id.get_space()
+    if file_space is None:
+        file_space = dataset.id.get_space()
     file_space.select_hyperslab((first,) + (0,) * (array.ndim - 1), array.shape)
     memory_type = h5py.h5t.py_create(dataset.dtype) if array.dtype == object else None
-    dataset.id.write(h5py.h5s.create_simple(array.shape), file_space, array, mtype=memory_type)
+    memory_space = _MEMORY_SPACES.get(array.shape)
+    if memory_space is None:
+        memory_space = _MEMORY_SPACES[array.shape] = h5py.h5s.create_simple(array.shape)
+        if len(_MEMORY_SPACES) > MEMORY_SPACES_KEPT:
+            del _MEMORY_SPACES[next(iter(_MEMORY_SPACES))]
+    dataset.id.write(memory_space, file_space, array, mtype=memory_type)
+
+
+# dataspaces of the arrays written lately, by shape (most writes repeat a few shapes)
+_MEMORY_SPACES = {}
+MEMORY_SPACES_KEPT = 64
 
 
 def write_attribute(obj, name, value):
@@ -277,6 +292,7 @@ class _Table:
         self._n_buffered = 0
         self._string_bytes = 0
         self._synced = int(group.attrs.get(F.ATTR_N_ROWS, 0))
+        self._file_spaces = {}  # name -> the dataset's dataspace, until it is resized
 
     @classmethod
     def create(cls, parent, name, columns, widths, chunk_rows, early=False):
@@ -362,8 +378,12 @@ class _Table:
             self.capacity = _grown_capacity(self.capacity, end, self.chunk_rows)
             for ds in self.datasets.values():
                 ds.resize(self.capacity, axis=0)
+            self._file_spaces = {}
         for name, ds in self.datasets.items():
-            write_rows(ds, self.n_rows, block[name])
+            space = self._file_spaces.get(name)
+            if space is None:
+                space = self._file_spaces[name] = ds.id.get_space()
+            write_rows(ds, self.n_rows, block[name], space)
         self.n_rows = end
 
     def sync(self):
@@ -383,6 +403,7 @@ class _Table:
             for ds in self.datasets.values():
                 ds.resize(self.n_rows, axis=0)
             self.capacity = self.n_rows
+            self._file_spaces = {}
 
 
 def output_array(name, value):
@@ -626,6 +647,52 @@ class BaseResultsLog:
     def append_attempts(self, records, params=None):
         """Appends evaluation attempts; returns the range of their rows."""
         raise NotImplementedError
+
+    def _attempt_columns(self, records, params):
+        """`records` and their `params` as one array per column (what `_Table.append`
+        takes), or None when some value is missing or malformed."""
+        n = len(records)
+        try:
+            block = {
+                name: np.array([r[name] for r in records], dtype=dtype)
+                for name, dtype in (("generation", np.int64), ("ind_idx", np.int64), ("attempt", np.int32))
+            }
+            block["status"] = np.array([_STATUS_CODE_OF[r["status"]] for r in records], dtype=np.int8)
+            block["rank"] = np.array([-1 if r.get("rank") is None else r["rank"] for r in records], dtype=np.int32)
+            nan_row = (math.nan,) * self.n_objectives
+            fitness = np.array([nan_row if r.get("fitness") is None else r["fitness"] for r in records], dtype=np.float64)
+            if fitness.shape != (n, self.n_objectives):
+                return None
+            block["fitness"] = fitness
+            for name in ("start", "end", "runtime"):
+                block[name] = np.array([math.nan if r.get(name) is None else r[name] for r in records], dtype=np.float64)
+            errors = [r.get("error") for r in records]
+            if any(errors):
+                return None  # rare: the careful path also counts the strings' bytes
+            block["error"] = np.full(n, "", dtype=object)
+            block["params"] = self._param_rows(params, n)
+        except (KeyError, TypeError, ValueError):
+            return None
+        return None if block["params"] is None else block
+
+    def _param_rows(self, params, n):
+        """`params` as an (n, n_params) array, or None when some individual does not fit."""
+        if params is None:
+            return np.full((n, self.n_params), np.nan)
+        if isinstance(params, np.ndarray):
+            rows = params.astype(np.float64, copy=False).reshape(n, -1)
+            return rows if rows.shape[1] == self.n_params else None
+        if not all(isinstance(p, dict) for p in params):
+            return None
+        parts = []
+        for key, size in zip(self._spec_keys, self._spec_sizes):
+            prefixed = INDIVIDUAL_PREFIX + key
+            values = [p[prefixed] if prefixed in p else p[key] for p in params]
+            part = np.array(values, dtype=np.float64).reshape(n, -1)
+            if part.shape[1] != size:
+                return None
+            parts.append(part)
+        return np.concatenate(parts, axis=1) if len(parts) != 1 else parts[0]
 
     def append_outputs(self, row, outputs):
         """Appends named per-attempt arrays for attempt `row`."""
@@ -1036,6 +1103,12 @@ class ResultsLog(BaseResultsLog):
                 raise ValueError(f"append_attempts: params must have {self.n_params} columns, got shape {params.shape}")
             if len(params) != len(records):
                 raise ValueError(f"append_attempts: got {len(records)} record(s) but {len(params)} params")
+        # whole columns at a time pay off from a few records on
+        block = self._attempt_columns(records, params) if len(records) >= COLUMNS_FROM_RECORDS else None
+        if block is not None:
+            table.append(block, len(records))
+            return range(first, len(table))
+        # one record at a time, to name the one that is wrong
         buf = table.buffer
         generation, ind_idx, attempt, rank = buf["generation"], buf["ind_idx"], buf["attempt"], buf["rank"]
         status, fitness, vectors = buf["status"], buf["fitness"], buf["params"]
@@ -1328,6 +1401,7 @@ class ResultsLog(BaseResultsLog):
                 table.capacity = _grown_capacity(table.capacity, n, table.chunk_rows)
                 for ds in table.datasets.values():
                     ds.resize(table.capacity, axis=0)
+                table._file_spaces = {}
 
     def detach(self):
         """Flushes and closes the file, leaving it recorded as open for writing by this
