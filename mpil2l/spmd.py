@@ -25,10 +25,16 @@ def wait_for(request):
         backoff.sleep()
 
 
+def polled_barrier(comm):
+    """Collective: returns once every rank of `comm` has called it, waiting by polling with
+    `Backoff` (a blocking MPI barrier spins a core)."""
+    wait_for(comm.Ibarrier())
+
+
 def open_run_comm(comm):
     """Collective: a private duplicate of `comm` for one run. The polled barrier keeps ranks
     that arrive early from spinning inside Dup while rank 0 is still setting up."""
-    wait_for(comm.Ibarrier())
+    polled_barrier(comm)
     return comm.Dup()
 
 

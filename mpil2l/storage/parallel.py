@@ -38,6 +38,7 @@ import h5py
 import numpy as np
 
 from ..evaluation import HeldOutputs, SimulationResult
+from ..spmd import open_run_comm, polled_barrier
 from . import fields as F
 from .results_log import (
     OUTPUT_INDEX_CHUNK,
@@ -187,7 +188,8 @@ class ParallelResultsLog(ResultsLog):
         """
         if not mpi_enabled():
             raise ValueError("the parallel results log needs h5py built with MPI (h5py.get_config().mpi)")
-        comm = comm.Dup()
+        comm = open_run_comm(comm)
+        polled_barrier(comm)
         file = h5py.File(path, "r+", driver="mpio", comm=comm)
         return cls(file, path, comm)
 
@@ -244,6 +246,7 @@ class ParallelResultsLog(ResultsLog):
         """Worker, outside its serve loop: takes part in rank 0's collective steps until rank 0
         closes the log."""
         while not self.closed:
+            polled_barrier(self.comm)  # rather than spinning in bcast until rank 0 gets there
             self._run(*self.comm.bcast(None, root=0))
 
     # -- collective steps ---------------------------------------------------------------------
@@ -297,10 +300,14 @@ class ParallelResultsLog(ResultsLog):
         if self.announce is not None:
             self.announce((op, plan))
         else:
+            polled_barrier(self.comm)
             self.comm.bcast((op, plan), root=0)
         self._run(op, plan)
 
     def _run(self, op, plan):
+        # HDF5's collective calls below wait inside MPI, which spins a core: on shared or
+        # oversubscribed cores the ranks that came first would keep a late one off the CPU
+        polled_barrier(self.comm)
         if op == "checkpoint":
             self._write_checkpoint(**plan)
             return
@@ -326,7 +333,7 @@ class ParallelResultsLog(ResultsLog):
             for seq in seqs:
                 if not self._held[seq]:
                     del self._held[seq]
-        self.comm.Barrier()  # every value is in place before the counts say so
+        polled_barrier(self.comm)  # every value is in place before the counts say so
         for path, key, value in plan["attrs"]:
             file[path].attrs[key] = value
         if op == "close":
@@ -350,7 +357,7 @@ class ParallelResultsLog(ResultsLog):
             if n:
                 ds[:n] = np.frombuffer(self._data, dtype=np.uint8)
             self._data = None
-        self.comm.Barrier()
+        polled_barrier(self.comm)
         for key, value in attrs.items():
             ds.attrs[key] = value
         self._file.flush()

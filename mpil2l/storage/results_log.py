@@ -355,7 +355,7 @@ class _Table:
             for name, array in block.items():
                 self.buffer[name][start : start + take] = array[i : i + take]
                 if array.dtype == object:
-                    self._string_bytes += sum(len(s) for s in array[i : i + take])
+                    self._string_bytes += sum(map(len, array[i : i + take]))
             self._n_buffered += take
             i += take
             if self._n_buffered == self.buffer_rows or self._string_bytes >= BUFFER_STRING_BYTES:
