@@ -27,7 +27,7 @@ from .scheduler import Scheduler
 from .storage import ResultsLog
 from .storage.reader import open_log
 from .storage.results_log import _check_not_in_use, load_checkpoint_slots, read_history
-from .storage.parallel import ParallelResultsLog, choose_backend
+from .storage.parallel import ParallelResultsLog, choose_backend, laid_out_for_parallel
 from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
 from .trajectory import Trajectory
 from .worker import serve
@@ -142,6 +142,7 @@ class Experiment:
         self._updating = False
         self._unlogged = None
         self._unlogged_attempts = []
+        self._first_attempt_seen = self._restored = False
         self._run_started = False
         install_abort_hook(self.comm)
 
@@ -305,20 +306,24 @@ class Experiment:
         logger.debug("optimizer parameters: %s", optimizer_parameters)
         logger.debug("optimizee parameters: %s", optimizee_parameters)
         weights = getattr(optimizer, "optimizee_fitness_weights", None)
-        log = self._open_parallel_log(weights) if self.log_backend == "parallel" else None
-        scheduler = self._start_scheduler(optimizee, weights)
-        parallel = log is not None
-        if parallel:  # opened collectively with the workers' _serve, before the scheduler
-            self.results_log = log
-            log.announce = scheduler.sync_workers
-        self._run_started = self._updating = self._checkpoint_failed = False
+        self._run_started = self._updating = self._checkpoint_failed = self._restored = False
         self._unlogged = None  # (optimizer, generation, results, seconds) not yet in the log
         self._unlogged_attempts = []  # (record, params, outputs) taken, not yet appended
         self._last_checkpoint = self._checkpointed = self._next_generation = None
         self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
+        # (resuming into a parallel log restores the checkpoint here already)
+        log = self._open_parallel_log(weights, optimizer) if self.log_backend == "parallel" else None
+        first_attempt_seen = self._first_attempt_seen
+        scheduler = self._start_scheduler(optimizee, weights)
+        if self._restored:
+            self._first_attempt_seen = first_attempt_seen
+        parallel = log is not None
+        if parallel:  # opened collectively with the workers' _serve, before the scheduler
+            self.results_log = log
+            log.announce = scheduler.sync_workers
         try:
             with terminate_on_signals():
-                if self._resume is not None:
+                if self._resume is not None and not self._restored:
                     self._restore(optimizer)
                 if not parallel:
                     self._open_results_log(weights)
@@ -595,24 +600,39 @@ class Experiment:
         self.results_log.write_parameters(self.traj)
         self.results_log.flush()
 
-    def _open_parallel_log(self, weights):
-        """Rank 0: creates the log (serial HDF5), then every rank opens it with ``mpio``
-        (collective with `_serve` on the workers). Returns the `ParallelResultsLog`, or None
-        when the run keeps no log or resumes (it goes on in its log with the serial backend)."""
-        if self._resume is not None:
+    def _open_parallel_log(self, weights, optimizer):
+        """Rank 0: creates the log (serial HDF5), or, resuming, checks the checkpoint against
+        `optimizer`, restores it and reopens the run's log; then every rank opens it with
+        ``mpio`` (collective with `_serve` on the workers). Returns the `ParallelResultsLog`,
+        or None when the run keeps no log, or resumes from a trajectory or from a log the
+        serial backend created (it goes on with the serial backend)."""
+        resume = self._resume
+        try:
+            in_log = resume is not None and resume.log_path is not None and laid_out_for_parallel(resume.log_path)
+        except Exception as exc:  # unreadable now; the serial path reports it
+            logger.debug("cannot tell how %s is laid out: %s", resume.log_path, exc)
+            in_log = False
+        if resume is not None and not in_log:
+            logger.info("resuming with the serial results log (the checkpoint is not a log created for the parallel backend)")
             self.comm.bcast(("open", None), root=0)
             return None
         try:
+            if resume is not None:
+                self._restore(optimizer)  # checked before anything in the log changes
+                self._restored = True
             self._open_results_log(weights)
             if self.results_log is not None:
                 pending = [g for g in self.traj.individuals if g not in self.traj.results.all_results]
-                self.results_log.reserve(PARALLEL_RESERVE * len(self.traj.individuals[min(pending)]))
+                if pending:
+                    self.results_log.reserve(PARALLEL_RESERVE * len(self.traj.individuals[min(pending)]))
                 self.results_log.detach()
             path = None if self.results_log is None else self.results_log.path
         except Exception as exc:
             self.comm.bcast(("error", f"{type(exc).__name__}: {exc}"), root=0)
+            self._close_results_log()
             self.results_log = None
-            print_error(exc, "mpil2l: could not create the results log; stopping every rank")
+            what = "cannot resume" if isinstance(exc, ckpt.ResumeError) else "could not create the results log"
+            print_error(exc, f"mpil2l: {what}; stopping every rank")
             raise mark_reported(exc)
         self.comm.bcast(("open", path), root=0)
         self.results_log = None

@@ -15,6 +15,9 @@ import pytest
 
 from mpirun import MPIEXEC, SCRIPTS, leftover_processes, results_log_held_open, run_mpi
 from mpil2l.storage import read_attempts
+from mpil2l.storage.parallel import mpi_enabled
+
+PARALLEL = mpi_enabled()
 
 SLEEP = 0.3  # seconds per evaluation in the runs that get killed
 
@@ -101,6 +104,8 @@ def test_a_run_killed_mid_generation_resumes_to_the_same_end(tmp_path, kind, ran
                    "checkpoint=True", f"markers={marks}", *options, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "resuming" in proc.stdout
+    if PARALLEL and ranks > 1 and resume_ranks > 1:  # the log was created for the parallel backend
+        assert "resuming with the serial results log" not in proc.stdout
 
     assert result(tmp_path, "run") == result(tmp_path, "full")
     started = markers(marks)

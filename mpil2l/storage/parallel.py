@@ -64,6 +64,15 @@ def mpi_enabled():
     return bool(h5py.get_config().mpi)
 
 
+def laid_out_for_parallel(path):
+    """True if the results log at `path` was created for this backend (``for_parallel``:
+    chunks allocated when a dataset grows, which writes from several ranks need), so that
+    a resumed run can go on with it in parallel."""
+    with h5py.File(path, "r") as file:
+        dataset = file["attempts/generation"]
+        return dataset.id.get_create_plist().get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
+
+
 def choose_backend(setting, comm_size):
     """The backend a run uses: `setting` is 'auto' (parallel where h5py has MPI and the run
     has more than one rank), 'parallel', 'serial' or 'none' (no results log).
@@ -191,7 +200,9 @@ class ParallelResultsLog(ResultsLog):
         comm = open_run_comm(comm)
         polled_barrier(comm)
         file = h5py.File(path, "r+", driver="mpio", comm=comm)
-        return cls(file, path, comm)
+        log = cls(file, path, comm)
+        log._history_n = log._checkpoint_counts().get("history", 0)  # a resumed log has some
+        return log
 
     # -- rank 0: appending ------------------------------------------------------------------
 
