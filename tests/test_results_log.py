@@ -200,6 +200,70 @@ def test_a_bad_record_appends_nothing(tmp_path):
     assert read_attempts(tmp_path / "results.h5")["ind_idx"].tolist() == [0, 1]
 
 
+def test_batches_are_stored_as_single_records_are(tmp_path):
+    """Batches of several successful records go in whole columns at a time: the same rows as
+    one record per call, for vectors, prefixed or plain individual dicts, 2-d arrays and no
+    params at all."""
+    individuals = [{("individual." + k if i % 2 else k): np.asarray(v) + i for k, v in INDIVIDUAL.items()}
+                   for i in range(9)]
+    vectors = np.array([VECTOR + i for i in range(9)])
+    cases = [individuals, list(vectors), vectors, None]
+    statuses = ["SUCCESS", StatusType.SUCCESS, int(StatusType.SUCCESS)]
+    for n, params in enumerate(cases):
+        records = [dict(record(n, i, n_obj=2), status=statuses[i % 3], rank=None if i == 4 else i) for i in range(9)]
+        with new_log(tmp_path, f"one{n}.h5", n_obj=2) as log:
+            for i, r in enumerate(records):
+                log.append_attempts([r], None if params is None else [params[i]])
+        with new_log(tmp_path, f"batch{n}.h5", n_obj=2) as log:
+            assert log._attempt_columns(records, params) is not None  # the column-wise path takes them
+            assert log.append_attempts(records, params) == range(0, 9)
+        one, batch = read_attempts(tmp_path / f"one{n}.h5"), read_attempts(tmp_path / f"batch{n}.h5")
+        for name in one:
+            np.testing.assert_array_equal(one[name], batch[name], err_msg=f"{name} (case {n})")
+        assert batch["rank"].tolist()[4] == -1 and set(batch["status"].tolist()) == {StatusType.SUCCESS}
+        if params is None:
+            assert np.isnan(batch["params"]).all()
+        else:
+            np.testing.assert_array_equal(batch["params"], vectors)
+
+
+def test_rows_rolled_back_lose_their_error_texts(tmp_path):
+    """Empty error texts are not written to rows that were never written; rows that held a
+    text before a rollback (in this session or an earlier one) are overwritten."""
+    path = tmp_path / "results.h5"
+    with new_log(tmp_path) as log:
+        log.append_attempts([record(0, i, ok=False) for i in range(6)], [VECTOR] * 6)
+        log.flush()
+        log.truncate_attempts(2)
+        log.append_attempts([record(1, i) for i in range(5)], [VECTOR] * 5)
+    assert read_attempts(path)["error"].tolist()[:2] == [f"Traceback (most recent call last):\nValueError: individual {i}" for i in range(2)]
+    assert read_attempts(path)["error"].tolist()[2:] == [""] * 5
+    with ResultsLog.open_for_resume(str(path), rollback=False) as log:
+        log.truncate_attempts(0)
+        log.append_attempts([record(2, i) for i in range(8)], [VECTOR] * 8)
+    assert read_attempts(path)["error"].tolist() == [""] * 8
+
+
+def test_a_bad_record_in_a_long_batch_is_named(tmp_path):
+    with new_log(tmp_path) as log:
+        good = [record(0, i) for i in range(6)]
+        for i, bad, message in [
+            (3, {"generation": 0}, "record 3 .* lacks 'ind_idx'"),
+            (5, dict(record(0, 5), status="LOST"), "unknown status 'LOST'"),
+            (2, dict(record(0, 2), fitness=(1.0, 2.0)), r"has 2 value\(s\), the log has 1"),
+            (4, dict(record(0, 4), fitness=("a",)), "record 4"),
+        ]:
+            with pytest.raises(ValueError, match=message):
+                log.append_attempts(good[:i] + [bad] + good[i + 1 :], [VECTOR] * 6)
+            assert log.n_attempts == 0
+        params = [VECTOR] * 5 + [{"x": 1.0}]
+        with pytest.raises(ValueError, match="record 5 .*no parameter 'm'"):
+            log.append_attempts(good, params)
+        assert log.n_attempts == 0
+        log.append_attempts(good, [VECTOR] * 6)
+    assert read_attempts(tmp_path / "results.h5")["ind_idx"].tolist() == list(range(6))
+
+
 def test_create_validates_its_arguments_and_refuses_an_existing_file(tmp_path):
     path = tmp_path / "results.h5"
     with pytest.raises(ValueError, match="n_objectives must be >= 1, got 0"):
@@ -608,6 +672,15 @@ def test_summary_reports_statuses_best_and_generations(tmp_path):
     assert any(line.split()[:1] == ["29"] for line in lines) and "(24 more)" in text
     crashed = sum((g + i) % 7 == 0 for g in range(30) for i in range(10) if not (g == 2 and i == 3))
     assert any(line.split() == ["CRASHED", str(crashed)] for line in lines)
+
+
+def test_summary_of_a_checkpoint_without_generation(tmp_path):
+    path = tmp_path / "async.h5"
+    with ResultsLog.create(str(path), 1, SPEC) as log:  # as an asynchronous run saves it
+        log.append_attempts([record(-1, i) for i in range(3)], [VECTOR] * 3)
+        log.save_checkpoint(b"state")
+    text = summary(path)
+    assert "checkpoint: saved " in text and "generation -1" not in text
 
 
 def test_summary_of_an_unfinished_run_shows_the_best_so_far(tmp_path):

@@ -325,10 +325,13 @@ def summary(path, max_generations=20):
     shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
     lines.append(f"  {objectives}; parameters: {shown}")
     checkpoint = facts["checkpoint"]
-    lines.append(
-        f"  {n} attempt(s) in {len(generations['generation'])} generation(s); checkpoint: "
-        + (f"generation {checkpoint['generation']}, saved {checkpoint['saved']}" if checkpoint else "none")
-    )
+    if checkpoint is None:
+        saved = "none"
+    elif checkpoint["generation"] < 0:  # an asynchronous run's: it has no generations
+        saved = f"saved {checkpoint['saved']}"
+    else:
+        saved = f"generation {checkpoint['generation']}, saved {checkpoint['saved']}"
+    lines.append(f"  {n} attempt(s) in {len(generations['generation'])} generation(s); checkpoint: {saved}")
     if facts["outputs"]:
         lines.append(f"  outputs: {', '.join(facts['outputs'])}")
 

@@ -293,6 +293,10 @@ class _Table:
         self._string_bytes = 0
         self._synced = int(group.attrs.get(F.ATTR_N_ROWS, 0))
         self._file_spaces = {}  # name -> the dataset's dataspace, until it is resized
+        # Rows from here on hold no text in the string columns (they were never written, so
+        # they read as ''): empty texts need not be written there. Rows below may hold some
+        # (this file may have been written before, and rolled back).
+        self._texts_below = min(ds.shape[0] for ds in self.datasets.values())
 
     @classmethod
     def create(cls, parent, name, columns, widths, chunk_rows, early=False):
@@ -380,10 +384,15 @@ class _Table:
                 ds.resize(self.capacity, axis=0)
             self._file_spaces = {}
         for name, ds in self.datasets.items():
+            array = block[name]
+            if array.dtype == object:
+                if self.n_rows >= self._texts_below and not any(array):
+                    continue  # empty texts: the fill value says the same, with no heap object
+                self._texts_below = max(self._texts_below, end)
             space = self._file_spaces.get(name)
             if space is None:
                 space = self._file_spaces[name] = ds.id.get_space()
-            write_rows(ds, self.n_rows, block[name], space)
+            write_rows(ds, self.n_rows, array, space)
         self.n_rows = end
 
     def sync(self):
@@ -679,10 +688,13 @@ class BaseResultsLog:
         """`params` as an (n, n_params) array, or None when some individual does not fit."""
         if params is None:
             return np.full((n, self.n_params), np.nan)
-        if isinstance(params, np.ndarray):
-            rows = params.astype(np.float64, copy=False).reshape(n, -1)
+        kinds = {type(p) is dict for p in params} if not isinstance(params, np.ndarray) else {False}
+        if kinds == {False}:  # flat vectors (a 2-d array, or one vector per record)
+            if any(p is None for p in params):
+                return None
+            rows = np.array(params, dtype=np.float64).reshape(n, -1)
             return rows if rows.shape[1] == self.n_params else None
-        if not all(isinstance(p, dict) for p in params):
+        if kinds != {True}:
             return None
         parts = []
         for key, size in zip(self._spec_keys, self._spec_sizes):
