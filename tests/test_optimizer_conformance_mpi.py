@@ -60,7 +60,8 @@ def test_optimizer_reaches_the_optimum_within_budget_identically_on_1_and_4_rank
 
 
 def test_every_exported_optimizer_has_a_conformance_entry():
-    exported = set(catalog.optimizer_classes().values())
+    # the generational ones (ask/tell optimizers run with AsyncExperiment: test_async_mpi.py)
+    exported = {cls for cls in catalog.optimizer_classes().values() if issubclass(cls, mpil2l.optimizers.Optimizer)}
     covered = {case.optimizer for case in conformance.CASES.values()}
     assert len(exported) >= 11 and exported - covered == set()
     # and every update rule of gradient descent

@@ -32,6 +32,10 @@ class AsyncRandomSearch(AskTellOptimizer):
              cut into an individual and bounded by optimizee_bounding_func
         tell: keep the best (lowest k among equal weighted fitnesses)
 
+    Use it with `mpil2l.AsyncExperiment` as a baseline, to map a new optimizee's landscape,
+    or where results cannot guide the search; every worker stays busy whatever the spread
+    of evaluation times.
+
     Args:
         optimizee_create_individual: returns an individual dict (called once, for its keys
             and shapes).

@@ -23,15 +23,18 @@ _NO_DEFAULT = object()
 
 
 def optimizer_classes():
-    """Every optimizer `mpil2l.optimizers` exports, by class name (sorted)."""
+    """Every optimizer `mpil2l.optimizers` exports, generational and ask/tell, by class
+    name (sorted)."""
     from . import __all__ as names
-    from . import optimizer as base
     from .. import optimizers
+    from .asktell import AskTellOptimizer
+    from .optimizer import Optimizer
 
+    bases = (Optimizer, AskTellOptimizer)  # generational (Experiment), asynchronous (AsyncExperiment)
     classes = {}
     for name in names:
         obj = getattr(optimizers, name)
-        if inspect.isclass(obj) and issubclass(obj, base.Optimizer) and obj is not base.Optimizer:
+        if inspect.isclass(obj) and issubclass(obj, bases) and obj not in bases:
             classes[name] = obj
     return dict(sorted(classes.items()))
 

@@ -64,6 +64,10 @@ class SteadyStateOptimizer(AskTellOptimizer):
     results in candidate order instead: ``ordered=True``), and a checkpointed state goes on
     exactly where it was.
 
+    Use it with `mpil2l.AsyncExperiment` when evaluation times vary a lot, so that a
+    generation would leave workers idle while its slowest individuals finish; with equal
+    evaluation times the generational `GeneticAlgorithmOptimizer` does as well.
+
     Args:
         optimizee_create_individual: returns a new individual dict (called `pop_size`
             times, in the constructor).
