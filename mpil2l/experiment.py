@@ -74,6 +74,9 @@ CHECKPOINT_COST_RATIO = 20
 # The parallel results log starts with room for this many generations of attempts (growing
 # it later is a collective step).
 PARALLEL_RESERVE = 8
+# With the parallel results log, storing finished generations into its history is a
+# collective step: taken once this many are waiting (or with a checkpoint), not every time.
+PARALLEL_SPILL_GENERATIONS = 8
 
 
 class _Resume(NamedTuple):
@@ -758,6 +761,10 @@ class Experiment:
         drops their objects, so rank 0's memory does not grow with the history."""
         if self._spill_failed:
             return
+        if isinstance(self.results_log, ParallelResultsLog):
+            waiting = sum(1 for g in self.traj.results.all_results if g not in self._history)
+            if waiting < PARALLEL_SPILL_GENERATIONS:
+                return
         first = len(self._history)
         try:
             ckpt.store_generations(self.traj, self._history, self.results_log.append_checkpoint_history)
@@ -797,8 +804,8 @@ class Experiment:
 
     def _save_checkpoint(self, optimizer, next_generation, force=False):
         """Stores the newly evaluated generations into the results log's history and packs
-        them (every time: each is stored once, whenever it is, so waiting saves nothing,
-        and rank 0's memory stays flat), then saves the optimizer's state and the trajectory
+        them (`_spill`: each is stored once, whenever it is, so waiting saves nothing, and
+        rank 0's memory stays flat), then saves the optimizer's state and the trajectory
         (atomically; see `mpil2l.checkpoint`), unless the last checkpoint is too recent for
         its cost (`CHECKPOINT_COST_RATIO`) and `force` is False."""
         if self.results_log is None:

@@ -77,3 +77,30 @@ def test_a_packed_run_killed_mid_generation_resumes_to_the_same_end(tmp_path, re
     os.remove(tmp_path / "root" / name / "results.h5")
     assert content_of_pickle(tmp_path / "root" / name / "trajectory.pickle") == {k: plain[k] for k in CONTENT}
     assert not leftover_processes("resume_run.py")
+
+
+def test_an_optimizer_without_get_state_still_packs_its_generations(tmp_path):
+    """toy_run.py's RandomSearch cannot checkpoint; with a results log its finished
+    generations are stored and packed all the same, and the run ends as without a log."""
+    code = (
+        "import json, pickle, sys; traj = pickle.load(open(sys.argv[1], 'rb'));"
+        "print(json.dumps({'packed': [traj.individuals.is_packed(g) for g in traj.individuals],"
+        " 'individuals': [[g, [[i.generation, i.ind_idx, i.x.tolist()] for i in v]] for g, v in traj.individuals.items()],"
+        " 'results': list(traj.results.all_results.items()), 'attempts': {g: len(v) for g, v in traj.results.attempts.items()}}))"
+    )
+    ends = {}
+    for log in ("none", "serial"):
+        proc = run_mpi(3, "toy_run.py", tmp_path / log, tmp_path / f"{log}.json", "gens=4", f"rp.results_log={log}")
+        assert proc.returncode == 0, proc.stderr
+        folder = tmp_path / log / "toy"
+        assert (folder / "results.h5").exists() == (log == "serial")
+        if log == "serial":
+            os.remove(folder / "results.h5")
+        out = subprocess.run([sys.executable, "-c", code, str(folder / "trajectory.pickle")], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        ends[log] = json.loads(out.stdout)
+    assert ends["none"].pop("packed") == [False] * 5
+    # every evaluated generation is packed; the last one expanded, never evaluated, stays live
+    assert ends["serial"].pop("packed") == [True] * 4 + [False]
+    assert ends["serial"] == ends["none"] and len(ends["none"]["results"]) == 4
