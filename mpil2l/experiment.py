@@ -317,7 +317,7 @@ class Experiment:
         if parallel:  # opened collectively with the workers' _serve, before the scheduler
             self.results_log = log
             log.announce = scheduler.sync_workers
-        self._run_started = self._updating = self._checkpoint_failed = False
+        self._run_started = self._updating = self._checkpoint_failed = self._spill_failed = False
         self._last_checkpoint = self._checkpointed = self._next_generation = None
         self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
         try:

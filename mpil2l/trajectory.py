@@ -232,9 +232,9 @@ class Trajectory:
       attempt, rank, status, fitness, start, end, runtime, error).
     * The three per-generation tables (``traj.individuals``, and the data of
       ``traj.results.all_results`` and ``.attempts``) read as dicts keyed by generation. In a
-      run with a results log, finished generations are packed into it as the run
-      checkpoints and unpacked when read: they are read-only snapshots (see
-      `mpil2l.history`). Assigning ``traj.individuals = {...}`` replaces the table.
+      run with a results log, each finished generation is packed into the log after it
+      is evaluated and unpacked when read: a read-only snapshot (see `mpil2l.history`).
+      Assigning ``traj.individuals = {...}`` replaces the table.
     * ``traj.resume_state``: set on the trajectories mpil2l saves (``trajectory.pickle``):
       the optimizer's state at the last finished generation, so that
       ``prepare_experiment(checkpoint=traj)`` resumes the run (see `mpil2l.checkpoint`).
