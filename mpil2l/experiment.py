@@ -402,7 +402,9 @@ class Experiment:
 
     @staticmethod
     def load_trajectory(traj_path):
-        """Loads a trajectory saved by `end_experiment` (to pass as ``checkpoint``)."""
+        """Loads a trajectory saved by `end_experiment` (to pass as ``checkpoint``). It needs
+        no results log: its finished generations are in it, compressed, and unpacked when
+        read (see `mpil2l.history`)."""
         with open(traj_path, "rb") as f:
             traj = pickle.load(f)
         if not isinstance(traj, Trajectory):
