@@ -74,9 +74,11 @@ CHECKPOINT_COST_RATIO = 20
 # The parallel results log starts with room for this many generations of attempts (growing
 # it later is a collective step).
 PARALLEL_RESERVE = 8
-# With the parallel results log, storing finished generations into its history is a
-# collective step: taken once this many are waiting (or with a checkpoint), not every time.
-PARALLEL_SPILL_GENERATIONS = 8
+# Finished generations are stored into the results log's history (and rank 0 drops their
+# objects, see `mpil2l.history`) once those not stored yet hold this many evaluations, and
+# with every checkpoint: rank 0 keeps about this many beyond the newest generation, and runs
+# of small generations do not pay a store (a collective step with the parallel log) each.
+SPILL_EVALUATIONS = 10_000
 
 
 class _Resume(NamedTuple):
@@ -759,14 +761,16 @@ class Experiment:
 
     def _spill(self):
         """Stores the evaluated generations not stored yet in the log's history (which the
-        checkpoints refer to; also without checkpoints) and packs them: the trajectory
-        drops their objects, so rank 0's memory does not grow with the history."""
+        checkpoints refer to; also without checkpoints) and packs them, once they hold
+        `SPILL_EVALUATIONS`: the trajectory drops their objects, so rank 0's memory does
+        not grow with the history."""
         if self._spill_failed:
             return
-        if isinstance(self.results_log, ParallelResultsLog):
-            waiting = sum(1 for g in self.traj.results.all_results if g not in self._history)
-            if waiting < PARALLEL_SPILL_GENERATIONS:
-                return
+        self.traj._generation_history()
+        table = self.traj.results.all_results._data
+        waiting = sum(len(table[g]) for g in table if g not in self._history and not table.is_packed(g))
+        if waiting < SPILL_EVALUATIONS:
+            return
         first = len(self._history)
         try:
             ckpt.store_generations(self.traj, self._history, self.results_log.append_checkpoint_history)
@@ -806,8 +810,7 @@ class Experiment:
 
     def _save_checkpoint(self, optimizer, next_generation, force=False):
         """Stores the newly evaluated generations into the results log's history and packs
-        them (`_spill`: each is stored once, whenever it is, so waiting saves nothing, and
-        rank 0's memory stays flat), then saves the optimizer's state and the trajectory
+        them when they are many (`_spill`; a checkpoint stores them all), then saves the optimizer's state and the trajectory
         (atomically; see `mpil2l.checkpoint`), unless the last checkpoint is too recent for
         its cost (`CHECKPOINT_COST_RATIO`) and `force` is False."""
         if self.results_log is None:

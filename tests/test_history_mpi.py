@@ -81,7 +81,9 @@ def test_a_packed_run_killed_mid_generation_resumes_to_the_same_end(tmp_path, re
 
 def test_an_optimizer_without_get_state_still_packs_its_generations(tmp_path):
     """toy_run.py's RandomSearch cannot checkpoint; with a results log its finished
-    generations are stored and packed all the same, and the run ends as without a log."""
+    generations are stored and packed all the same once they hold SPILL_EVALUATIONS (here
+    16: every second generation of 8), and the run ends as without a log. Below the
+    threshold (the default, 10,000) they stay live."""
     code = (
         "import json, pickle, sys; traj = pickle.load(open(sys.argv[1], 'rb'));"
         "print(json.dumps({'packed': [traj.individuals.is_packed(g) for g in traj.individuals],"
@@ -89,18 +91,18 @@ def test_an_optimizer_without_get_state_still_packs_its_generations(tmp_path):
         " 'results': list(traj.results.all_results.items()), 'attempts': {g: len(v) for g, v in traj.results.attempts.items()}}))"
     )
     ends = {}
-    for log in ("none", "serial"):
-        proc = run_mpi(3, "toy_run.py", tmp_path / log, tmp_path / f"{log}.json", "gens=4", f"rp.results_log={log}")
+    for name, options in (("none", ["rp.results_log=none"]), ("spill", ["spill=16"]), ("small", [])):
+        proc = run_mpi(3, "toy_run.py", tmp_path / name, tmp_path / f"{name}.json", "gens=4", *options)
         assert proc.returncode == 0, proc.stderr
-        folder = tmp_path / log / "toy"
-        assert (folder / "results.h5").exists() == (log == "serial")
-        if log == "serial":
+        folder = tmp_path / name / "toy"
+        assert (folder / "results.h5").exists() == (name != "none")
+        if name != "none":
             os.remove(folder / "results.h5")
         out = subprocess.run([sys.executable, "-c", code, str(folder / "trajectory.pickle")], capture_output=True,
                              text=True, timeout=60)
         assert out.returncode == 0, out.stderr
-        ends[log] = json.loads(out.stdout)
-    assert ends["none"].pop("packed") == [False] * 5
+        ends[name] = json.loads(out.stdout)
+    assert ends["none"].pop("packed") == ends["small"].pop("packed") == [False] * 5
     # every evaluated generation is packed; the last one expanded, never evaluated, stays live
-    assert ends["serial"].pop("packed") == [True] * 4 + [False]
-    assert ends["serial"] == ends["none"] and len(ends["none"]["results"]) == 4
+    assert ends["spill"].pop("packed") == [True] * 4 + [False]
+    assert ends["spill"] == ends["none"] == ends["small"] and len(ends["none"]["results"]) == 4
