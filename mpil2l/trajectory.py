@@ -232,8 +232,9 @@ class Trajectory:
       attempt, rank, status, fitness, start, end, runtime, error).
     * The three per-generation tables (``traj.individuals``, and the data of
       ``traj.results.all_results`` and ``.attempts``) read as dicts keyed by generation. In a
-      run with a results log, each finished generation is packed into the log after it
-      is evaluated and unpacked when read: a read-only snapshot (see `mpil2l.history`).
+      run with a results log, finished generations are packed into the log (with each
+      checkpoint, or once they hold ``mpil2l.experiment.SPILL_EVALUATIONS`` evaluations)
+      and unpacked when read: read-only snapshots (see `mpil2l.history`).
       Assigning ``traj.individuals = {...}`` replaces the table.
     * ``traj.resume_state``: set on the trajectories mpil2l saves (``trajectory.pickle``):
       the optimizer's state at the last finished generation, so that
