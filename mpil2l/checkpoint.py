@@ -11,10 +11,12 @@ two-slot ``/checkpoint``, replaced atomically): the pickled dict
     experiment           the runtime's own state (best individual so far, first attempt seen)
     traj                 the trajectory, less its evaluated generations
     generations          ``[(g, offset, length)]``: where each evaluated generation (its
-                         individuals, results and attempt records, pickled) lies in the
-                         log's append-only ``/checkpoint/history``; a generation is written
-                         there once, so a checkpoint costs the same at generation 1000 as
-                         at generation 1
+                         individuals, results and attempt records, pickled and compressed:
+                         a piece of `mpil2l.history`) lies in the log's append-only
+                         ``/checkpoint/history``; a generation is written there once, so a
+                         checkpoint costs the same at generation 1000 as at generation 1
+    generation_tables    (optional) ``{g: [table names]}`` for the generations whose piece
+                         lacks a table (from runs older than the attempt records)
     next_generation      the first generation without results
 
 A trajectory saved by `Experiment.end_experiment` or on SIGTERM carries the same dict, less
@@ -29,6 +31,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .history import GENERATION_RESULTS, INDIVIDUALS
 from .storage.results_log import _flatten_parameters
 
 FORMAT = "mpil2l-checkpoint"
@@ -36,8 +39,6 @@ VERSION = 1
 RESULTS_LOG_NAME = "results.h5"
 # parameters a resumed run may change: how it is run, not what it computes
 FREE_PARAMETER_GROUPS = ("runner_params",)
-# the per-generation result groups of a trajectory, saved with the generation's individuals
-GENERATION_RESULTS = ("all_results", "attempts")
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
@@ -75,67 +76,64 @@ def resume_state(optimizer, experiment_state, next_generation):
     return state
 
 
-def capture(state, traj, stored, store):
-    """The checkpoint saved in the results log, pickled: `state` (from `resume_state`) and
-    the trajectory, whose evaluated generations are stored once each.
+def store_generations(traj, stored, store):
+    """Stores the trajectory's evaluated generations that are not stored yet, once each, as
+    pieces of `mpil2l.history` (a packed generation's piece is stored as it is).
 
     Args:
         stored: ``{generation: (offset, length)}`` of the generations already stored;
             updated with the new ones.
         store: ``store(bytes) -> (offset, length)`` appends a piece to the log's history.
+
+    Returns:
+        The evaluated generations, in the trajectory's order.
     """
+    history = traj._generation_history()
     evaluated = [g for g in traj.individuals if g in traj.results.all_results]
     for g in evaluated:
         if g not in stored:
-            results = {name: traj.results[name]._data[g] for name in _result_groups(traj, g)}
-            stored[g] = store(pickle.dumps((traj.individuals[g], results), protocol=PROTOCOL))
+            stored[g] = store(history.piece(g))
+    return evaluated
+
+
+def capture(state, traj, stored, store):
+    """The checkpoint saved in the results log, pickled: `state` (from `resume_state`) and
+    the trajectory, whose evaluated generations are stored once each (`store_generations`).
+    Packed generations are not unpacked."""
+    evaluated = store_generations(traj, stored, store)
     refs = [(g, *stored[g]) for g in evaluated]
-    with _without(traj, evaluated):
-        return pickle.dumps(dict(state, traj=traj, generations=refs), protocol=PROTOCOL)
+    full = [name for name in GENERATION_RESULTS if name in traj.results]
+    partial = {g: names for g in evaluated if (names := _result_groups(traj, g)) != full}
+    extra = {"generation_tables": partial} if partial else {}
+    with traj._generation_history().without(evaluated):
+        return pickle.dumps(dict(state, traj=traj, generations=refs, **extra), protocol=PROTOCOL)
 
 
-def assemble(payload, read):
-    """Puts the generations a loaded checkpoint refers to back into its trajectory.
+def attach(payload, source):
+    """Puts the generations a loaded checkpoint refers to back into its trajectory, packed:
+    read from the log's history when first used.
 
     Args:
         payload: from `load`; its trajectory is completed in place.
-        read: ``read(offset, length) -> bytes`` reads the log's history.
+        source: the `mpil2l.history.HistoryFile` of the log the checkpoint was read from.
 
     Returns:
         ``{generation: (offset, length)}``: where those generations lie in the history.
     """
     traj, refs = payload["traj"], payload.pop("generations", [])
+    partial = payload.pop("generation_tables", {})
+    history = traj._generation_history()
+    groups = {}
     for g, offset, length in refs:
-        individuals, results = pickle.loads(read(offset, length))
-        traj.individuals[g] = individuals
-        for name, value in results.items():
-            traj.results[name]._data[g] = value
-    traj.individuals = dict(sorted(traj.individuals.items()))
-    for name in GENERATION_RESULTS:
-        if name in traj.results:
-            traj.results[name]._data = dict(sorted(traj.results[name]._data.items()))
+        names = partial.get(g, [name for name in GENERATION_RESULTS if name in traj.results])
+        groups.setdefault(tuple(names), {})[g] = source.ref(offset, length)
+    for names, pieces in groups.items():
+        history.attach(pieces, (INDIVIDUALS, *names))
     return {g: (offset, length) for g, offset, length in refs}
 
 
 def _result_groups(traj, g):
     return [name for name in GENERATION_RESULTS if name in traj.results and g in traj.results[name]._data]
-
-
-@contextmanager
-def _without(traj, generations):
-    """Inside the block, `traj` lacks `generations` (individuals and per-generation
-    results); afterwards it is as it was, in the same order."""
-    tables = [traj.individuals] + [traj.results[name]._data for name in GENERATION_RESULTS if name in traj.results]
-    saved = [dict(table) for table in tables]
-    for table in tables:
-        for g in generations:
-            table.pop(g, None)
-    try:
-        yield
-    finally:
-        for table, items in zip(tables, saved):
-            table.clear()
-            table.update(items)
 
 
 def load(data, source):

@@ -5,6 +5,7 @@ rank 0 owns the trajectory and the optimizer and drives the run; the other ranks
 evaluations inside `run_experiment` and return from it when the run ends.
 """
 
+import itertools
 import numbers
 import os
 import pickle
@@ -20,13 +21,14 @@ from .backoff import Backoff
 from .errors import EvaluationFailed, FitnessError, JobTerminated, RunAborted, reraise_remote
 from .conversion import dict_to_list
 from .evaluation import Simulation, Task, attempt_record, split_outputs
+from .history import HistoryFile, HistoryRef
 from .isolation import Limits, check_isolation, prestart
 from .logs import StdoutLog, configure_logger, logger
 from .runs import RunValue, StatusType
 from .scheduler import Scheduler
 from .storage import ResultsLog
 from .storage.reader import open_log
-from .storage.results_log import _check_not_in_use, load_checkpoint_slots, read_history
+from .storage.results_log import HISTORY, ResultsLogError, _check_not_in_use, load_checkpoint_slots
 from .storage.parallel import ParallelResultsLog, choose_backend, laid_out_for_parallel
 from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
 from .trajectory import Trajectory
@@ -72,6 +74,11 @@ CHECKPOINT_COST_RATIO = 20
 # The parallel results log starts with room for this many generations of attempts (growing
 # it later is a collective step).
 PARALLEL_RESERVE = 8
+# Finished generations are stored into the results log's history (and rank 0 drops their
+# objects, see `mpil2l.history`) once those not stored yet hold this many evaluations, and
+# with every checkpoint: rank 0 keeps about this many beyond the newest generation, and runs
+# of small generations do not pay a store (a collective step with the parallel log) each.
+SPILL_EVALUATIONS = 10_000
 
 
 class _Resume(NamedTuple):
@@ -139,6 +146,9 @@ class Experiment:
         self._checkpoint_failed = False
         self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
         self._checkpointed = self._next_generation = None  # the generation each begins at
+        self._history = {}  # rank 0: generation -> (offset, length) in the log's checkpoint history
+        self._history_file = None  # rank 0: the `HistoryFile` of the log that packs generations
+        self._spill_failed = False
         self._updating = False
         self._unlogged = None
         self._unlogged_attempts = []
@@ -259,7 +269,7 @@ class Experiment:
         configure_logger(self.rank, bool(kwargs.get("debug", False)))
 
         if self._resume is not None:
-            self.traj = ckpt.load(self._resume.data, self._resume.source)["traj"]
+            self.traj = self._load_resume_payload()["traj"]
         elif isinstance(checkpoint, Trajectory):
             self.traj = checkpoint
         else:
@@ -306,7 +316,7 @@ class Experiment:
         logger.debug("optimizer parameters: %s", optimizer_parameters)
         logger.debug("optimizee parameters: %s", optimizee_parameters)
         weights = getattr(optimizer, "optimizee_fitness_weights", None)
-        self._run_started = self._updating = self._checkpoint_failed = self._restored = False
+        self._run_started = self._updating = self._checkpoint_failed = self._restored = self._spill_failed = False
         self._unlogged = None  # (optimizer, generation, results, seconds) not yet in the log
         self._unlogged_attempts = []  # (record, params, outputs) taken, not yet appended
         self._last_checkpoint = self._checkpointed = self._next_generation = None
@@ -403,7 +413,9 @@ class Experiment:
 
     @staticmethod
     def load_trajectory(traj_path):
-        """Loads a trajectory saved by `end_experiment` (to pass as ``checkpoint``)."""
+        """Loads a trajectory saved by `end_experiment` (to pass as ``checkpoint``). It needs
+        no results log: its finished generations are in it, compressed, and unpacked when
+        read (see `mpil2l.history`)."""
         with open(traj_path, "rb") as f:
             traj = pickle.load(f)
         if not isinstance(traj, Trajectory):
@@ -719,7 +731,8 @@ class Experiment:
                     logger.error("could not checkpoint the finished generations: %s", save_error)
             if self._last_checkpoint is not None and self.results_log is not None and not self.results_log.closed:
                 payload = pickle.loads(self._last_checkpoint[1])
-                ckpt.assemble(payload, self.results_log.read_checkpoint_history)  # none if it holds them
+                if "generations" in payload:  # packed: read from the log as it is pickled
+                    ckpt.attach(payload, self._history_source(self.results_log.path))
                 traj = payload["traj"]
                 traj.resume_state = self._last_checkpoint[0]
             traj.f_add_result("interrupted", f"{type(exc).__name__}: {exc}")
@@ -773,17 +786,65 @@ class Experiment:
                     f"checkpoint: {path!r} holds no checkpoint (the run ended before its first generation)"
                 )
             payload = ckpt.load(data, repr(path))
-            history = ckpt.assemble(payload, lambda offset, n: read_history(group, offset, n, path))
-        data = pickle.dumps(payload, protocol=ckpt.PROTOCOL)
+            # the generations stay in the log (packed into the trajectory, read when used):
+            # check now that it holds them
+            history = {g: (offset, length) for g, offset, length in payload.get("generations", [])}
+            size = group[HISTORY].shape[0] if HISTORY in group else 0
+            if any(offset < 0 or offset + length > size for offset, length in history.values()):
+                raise ResultsLogError(f"{path!r}: the checkpoint refers to history bytes the file does not hold; it is corrupt")
         log_path = self._own_log_path() if in_place else os.path.abspath(path)
         return _Resume(repr(path), data, log_path, payload["next_generation"], history)
+
+    def _load_resume_payload(self):
+        """The checkpoint to resume from, loaded; its evaluated generations are packed into
+        its trajectory, read from the log when used."""
+        payload = ckpt.load(self._resume.data, self._resume.source)
+        if self._resume.log_path is not None:
+            ckpt.attach(payload, self._history_source(self._resume.log_path))
+        return payload
+
+    def _history_source(self, path):
+        """The `HistoryFile` of the results log at `path`, read through `self.results_log`
+        while it is open."""
+        if self._history_file is None or self._history_file.path != path:
+            self._history_file = HistoryFile(path, lambda: self.results_log)
+        return self._history_file
+
+    def _pack_stored(self, first):
+        """Packs the generations stored in the log's history from the `first`-th stored on:
+        the trajectory drops their live objects and reads them from the log when used."""
+        history = self.traj._generation_history()
+        source = self._history_source(self.results_log.path)
+        for g, (offset, length) in itertools.islice(self._history.items(), first, None):
+            history.pack(g, HistoryRef(source, offset, length))
+
+    def _spill(self):
+        """Stores the evaluated generations not stored yet in the log's history (which the
+        checkpoints refer to; also without checkpoints) and packs them, once they hold
+        `SPILL_EVALUATIONS`: the trajectory drops their objects, so rank 0's memory does
+        not grow with the history."""
+        if self._spill_failed:
+            return
+        self.traj._generation_history()
+        table = self.traj.results.all_results._data
+        waiting = sum(len(table[g]) for g in table if g not in self._history and not table.is_packed(g))
+        if waiting < SPILL_EVALUATIONS:
+            return
+        first = len(self._history)
+        try:
+            ckpt.store_generations(self.traj, self._history, self.results_log.append_checkpoint_history)
+        except Exception as exc:  # say, an individual that cannot be pickled
+            logger.warning("cannot store the finished generations in the results log (%s: %s); they stay in memory",
+                           type(exc).__name__, exc)
+            self._spill_failed = True
+        self._pack_stored(first)
 
     def _restore(self, optimizer):
         """Puts the checkpoint's optimizer state, trajectory and runtime state in place, once
         the script has built its optimizer: checks first that they fit (nothing is written
         when they do not)."""
         source = self._resume.source
-        payload = ckpt.load(self._resume.data, source)
+        payload = self._load_resume_payload()
         if not ckpt.can_checkpoint(optimizer):
             raise ckpt.ResumeError(
                 f"cannot resume {type(optimizer).__name__} from {source}: it has no get_state()/set_state()"
@@ -807,15 +868,20 @@ class Experiment:
         self._last_checkpoint = ({k: v for k, v in payload.items() if k != "traj"}, self._resume.data)
 
     def _save_checkpoint(self, optimizer, next_generation, force=False):
-        """Saves the optimizer's state and the trajectory into the results log (atomically;
-        see `mpil2l.checkpoint`), unless the last checkpoint is too recent for its cost
-        (`CHECKPOINT_COST_RATIO`) and `force` is False."""
-        if self.results_log is None or not ckpt.can_checkpoint(optimizer) or self._checkpoint_failed:
+        """Stores the newly evaluated generations into the results log's history and packs
+        them when they are many (`_spill`; a checkpoint stores them all), then saves the optimizer's state and the trajectory
+        (atomically; see `mpil2l.checkpoint`), unless the last checkpoint is too recent for
+        its cost (`CHECKPOINT_COST_RATIO`) and `force` is False."""
+        if self.results_log is None:
+            return
+        self._spill()
+        if not ckpt.can_checkpoint(optimizer) or self._checkpoint_failed:
             return
         now = time.monotonic()
         if not force and now - self._checkpoint_end < CHECKPOINT_COST_RATIO * self._checkpoint_seconds:
             return
         experiment = {"best": self.best, "first_attempt_seen": self._first_attempt_seen}
+        first = len(self._history)
         try:
             state = ckpt.resume_state(optimizer, experiment, next_generation)
             data = ckpt.capture(state, self.traj, self._history, self.results_log.append_checkpoint_history)
@@ -825,7 +891,9 @@ class Experiment:
                 type(optimizer).__name__, type(exc).__name__, exc,
             )
             self._checkpoint_failed = True
+            self._pack_stored(first)
             return
+        self._pack_stored(first)
         self.results_log.save_checkpoint(data, generation=next_generation - 1)
         self._last_checkpoint = (state, data)
         self._checkpointed = next_generation

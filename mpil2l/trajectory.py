@@ -5,6 +5,8 @@ optimizers and optimizees run unchanged. Unlike L2L, reading a name that was nev
 raises `AttributeError` instead of silently creating an empty entry.
 """
 
+from .history import GENERATION_RESULTS, INDIVIDUALS, GenerationHistory
+
 INDIVIDUAL_PREFIX = "individual."
 
 
@@ -193,8 +195,20 @@ class ResultGroup:
     def __contains__(self, key):
         return key in self._data
 
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def get(self, key, default=None):
+        return self._data.get(key, default)
+
     def keys(self):
         return self._data.keys()
+
+    def values(self):
+        return self._data.values()
 
     def items(self):
         return self._data.items()
@@ -216,6 +230,12 @@ class Trajectory:
       ``[(ind_idx, fitness), ...]`` of every evaluated generation, and
       ``traj.results.attempts[g]`` one dict per evaluation attempt (generation, ind_idx,
       attempt, rank, status, fitness, start, end, runtime, error).
+    * The three per-generation tables (``traj.individuals``, and the data of
+      ``traj.results.all_results`` and ``.attempts``) read as dicts keyed by generation. In a
+      run with a results log, finished generations are packed into the log (with each
+      checkpoint, or once they hold ``mpil2l.experiment.SPILL_EVALUATIONS`` evaluations)
+      and unpacked when read: read-only snapshots (see `mpil2l.history`).
+      Assigning ``traj.individuals = {...}`` replaces the table.
     * ``traj.resume_state``: set on the trajectories mpil2l saves (``trajectory.pickle``):
       the optimizer's state at the last finished generation, so that
       ``prepare_experiment(checkpoint=traj)`` resumes the run (see `mpil2l.checkpoint`).
@@ -235,13 +255,46 @@ class Trajectory:
         self._name = name
         self._parameters = ParameterDict(self)
         self.individual = Individual()
+        self._generations = GenerationHistory()
         self.individuals = {}
         self.results = ResultGroup()
         self.results.f_add_result_group("all_results")
         self.results.f_add_result_group("attempts")
+        self._generation_history()
         self.current_results = []
         self.v_idx = 0
         self.hall_of_fame = None
+
+    @property
+    def individuals(self):
+        """``{generation: [Individual, ...]}`` (a `mpil2l.history.GenerationTable`)."""
+        try:
+            return self.__dict__["_individuals"]
+        except KeyError:
+            raise AttributeError("individuals") from None
+
+    @individuals.setter
+    def individuals(self, value):
+        self._individuals = self._generations.table(INDIVIDUALS, value)
+
+    def _generation_history(self):
+        """The `GenerationHistory` of this trajectory, with every per-generation table one of
+        its tables (a result group replaced by a plain one is taken in)."""
+        history = self._generations
+        if not history.owns(self.__dict__.get("_individuals")):
+            self.individuals = self.__dict__.get("_individuals") or {}
+        for name in GENERATION_RESULTS:
+            group = self.results._data.get(name)
+            if isinstance(group, ResultGroup) and not history.owns(group._data):
+                group._data = history.table(name, group._data)
+        return history
+
+    def __setstate__(self, state):
+        if "individuals" in state:  # pickled before the tables were a GenerationHistory
+            state["_individuals"] = state.pop("individuals")
+            state["_generations"] = GenerationHistory()
+        self.__dict__.update(state)
+        self._generation_history()
 
     @property
     def v_name(self):

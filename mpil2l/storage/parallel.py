@@ -297,9 +297,9 @@ class ParallelResultsLog(ResultsLog):
         """Collective: appends a piece the next checkpoints refer to (rank 0 writes it)."""
         self._check_open()
         self._data = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
-        offset = self._history_n
-        self._start("history", {"end": offset + self._data.size})
-        return offset, int(self._data.size)
+        offset, length = self._history_n, int(self._data.size)
+        self._start("history", {"end": offset + length})  # (which drops self._data)
+        return offset, length
 
     def load_checkpoint(self):
         self._check_open()

@@ -7,7 +7,11 @@ usage: resume_run.py ROOT NAME OPTIMIZER OUT_JSON [key=value ...]
   checkpoint=X  True, or a path: resume (default: a new run, overwrite=True)
   pop=P         population size knob (default 6); gens=G generations (default 4)
   fail=1        individual 1 of every generation fails its first attempt (is retried)
-OUT_JSON gets the final trajectory's results, individuals and best on rank 0.
+  log=BACKEND   runner_params['results_log'] (default 'auto')
+  every=1       checkpoint after every generation (CHECKPOINT_COST_RATIO = 0): the
+                trajectory packs each finished generation into the results log at once
+OUT_JSON gets the final trajectory's content (`content`), best and statistics on rank 0,
+and under "packed" how many generations were packed at each post_process and at the end.
 """
 
 import json
@@ -17,6 +21,7 @@ import time
 
 import numpy as np
 
+import mpil2l.experiment
 from mpil2l import Experiment, Optimizee
 from mpil2l.optimizers import (
     AdamParameters,
@@ -73,7 +78,43 @@ def build(kind, traj, optimizee, pop, gens):
         cls = SimulatedAnnealingOptimizer
     else:
         raise SystemExit(f"unknown optimizer {kind!r}")
-    return cls(traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func)
+    return counting(cls)(traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func)
+
+
+PACKED_THEN = []  # generations packed when post_process was called, call by call
+
+
+def counting(cls):
+    """`cls` recording in `PACKED_THEN` how many generations were packed at each post_process
+    (a subclass: an attribute set on the instance would be checkpointed with it)."""
+
+    class Counting(cls):
+        def post_process(self, traj, fitnesses_results):
+            PACKED_THEN.append(packed(traj))
+            return super().post_process(traj, fitnesses_results)
+
+    return Counting
+
+
+def content(traj):
+    """What a trajectory holds of every generation, as JSON-able lists: its individuals,
+    results and attempt records (less the fields that vary between runs: rank, times,
+    error text), attempts sorted (they arrive in any order)."""
+    def attempt(a):
+        return [a["generation"], a["ind_idx"], a["attempt"], str(a["status"]), a["fitness"] and list(a["fitness"])]
+
+    return {
+        "results": {str(g): [[i, list(f)] for i, f in r] for g, r in traj.results.all_results.items()},
+        "individuals": {
+            str(g): [[ind.generation, ind.ind_idx, np.asarray(ind.coords).tolist()] for ind in inds]
+            for g, inds in traj.individuals.items()
+        },
+        "attempts": {str(g): sorted(attempt(a) for a in r) for g, r in traj.results.attempts.items()},
+    }
+
+
+def packed(traj):
+    return sum(traj.individuals.is_packed(g) for g in traj.individuals)
 
 
 def main():
@@ -81,12 +122,14 @@ def main():
     opts = {k: parse(v) for k, v in (a.split("=", 1) for a in sys.argv[5:])}
     experiment = Experiment(root)
     checkpoint = opts.get("checkpoint")
+    if opts.get("every"):
+        mpil2l.experiment.CHECKPOINT_COST_RATIO = 0
     traj, _ = experiment.prepare_experiment(
         name=name,
         checkpoint=checkpoint,
         overwrite=checkpoint is None,
         timeout=False,
-        runner_params={"max_retries": 2},
+        runner_params={"max_retries": 2, "results_log": opts.get("log", "auto")},
     )
     optimizee = SlowBowl(traj, opts.get("sleep", 0.0), opts.get("markers"), opts.get("fail", 0))
     optimizer = build(kind, traj, optimizee, opts.get("pop", 6), opts.get("gens", 4))
@@ -94,11 +137,8 @@ def main():
     traj, _ = experiment.end_experiment(optimizer)
     if experiment.is_root:
         result = {
-            "results": {str(g): [[i, list(f)] for i, f in r] for g, r in traj.results.all_results.items()},
-            "individuals": {
-                str(g): [[ind.ind_idx, np.asarray(ind.coords).tolist()] for ind in inds]
-                for g, inds in traj.individuals.items()
-            },
+            **content(traj),
+            "packed": PACKED_THEN + [packed(traj)],
             "final_fitness": list(traj.results.final_fitness),
             "final_individual": np.asarray(traj.results.final_individual["coords"]).tolist(),
             "statistics": [{k: v for k, v in s.items()} for s in optimizer.statistics],
