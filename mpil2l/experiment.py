@@ -28,7 +28,7 @@ from .runs import RunValue, StatusType
 from .scheduler import Scheduler
 from .storage import ResultsLog
 from .storage.reader import open_log
-from .storage.results_log import HISTORY, ResultsLogError, _check_not_in_use, load_checkpoint_slots
+from .storage.results_log import HISTORY, ResultsLogError, _check_not_in_use, load_checkpoint_slots, repair_truncated
 from .storage.parallel import ParallelResultsLog, choose_backend, laid_out_for_parallel
 from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
 from .trajectory import Trajectory
@@ -778,6 +778,8 @@ class Experiment:
                 "overwrite=True would delete it: pass one or the other"
             )
         _check_not_in_use(path)
+        if os.path.isfile(path) and repair_truncated(path):  # killed while growing it in parallel
+            _check_not_in_use(path)
         with open_log(path) as file:
             group = file["checkpoint"]
             data, _ = load_checkpoint_slots(group, path)

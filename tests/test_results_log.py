@@ -22,6 +22,7 @@ from mpil2l.__main__ import main as cli
 from mpil2l.conversion import dict_to_list
 from mpil2l.evaluation import Task, attempt_record
 from mpil2l.runs import RunValue, StatusType
+from mpil2l.storage.results_log import repair_truncated
 from mpil2l.storage import (
     LogInUseError,
     ResultsLog,
@@ -242,6 +243,40 @@ def test_rows_rolled_back_lose_their_error_texts(tmp_path):
         log.truncate_attempts(0)
         log.append_attempts([record(2, i) for i in range(8)], [VECTOR] * 8)
     assert read_attempts(path)["error"].tolist() == [""] * 8
+
+
+def test_a_log_killed_while_growing_is_extended_and_one_missing_data_is_left_alone(tmp_path):
+    """The parallel backend grows datasets collectively; a job killed before anything is
+    written at the new end leaves the file shorter than HDF5 recorded. Resuming extends it
+    (zeros where nothing was written); a file that lacks written data is left as it was."""
+    path = tmp_path / "results.h5"
+    log = ResultsLog.create(str(path), 1, SPEC, for_parallel=True)
+    log.append_attempts([record(0, i) for i in range(10)], [VECTOR] * 10)
+    log.save_checkpoint(b"state", generation=0)
+    log.reserve(100_000)  # allocated at the end of the file, never written
+    log.flush()
+    log._file.close()  # as a killed writer leaves it: not trimmed
+    data = path.read_bytes()
+    unwritten = len(data) - len(data.rstrip(b"\0"))
+    assert unwritten > 1000
+    os.truncate(path, len(data) - unwritten // 2)
+    with pytest.raises(ResultsLogError, match="truncated or corrupt"):
+        read_attempts(path)
+    assert repair_truncated(path) and path.read_bytes() == data
+    assert read_attempts(path)["ind_idx"].tolist() == list(range(10))
+    assert not repair_truncated(path)  # whole: nothing to do
+
+    with new_log(tmp_path, "whole.h5") as log:  # every byte written
+        log.append_attempts([record(0, i) for i in range(300)], [VECTOR] * 300)
+        log.save_checkpoint(bytes(range(256)) * 64, generation=0)
+    data = (tmp_path / "whole.h5").read_bytes()
+    for cut in (len(data) // 2, len(data) - 1000):
+        part = tmp_path / "part.h5"
+        part.write_bytes(data[:cut])
+        assert not repair_truncated(part) and part.read_bytes() == data[:cut]
+    foreign = tmp_path / "foreign.h5"
+    foreign.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    assert not repair_truncated(foreign) and foreign.read_bytes() == b"\x89HDF\r\n\x1a\n" + b"\0" * 100
 
 
 def test_a_bad_record_in_a_long_batch_is_named(tmp_path):

@@ -50,6 +50,7 @@ from .results_log import (
     _now,
     _Ragged,
     _Table,
+    has_parallel_layout,
     load_checkpoint_slots,
     open_hdf5,
     output_array,
@@ -65,12 +66,10 @@ def mpi_enabled():
 
 
 def laid_out_for_parallel(path):
-    """True if the results log at `path` was created for this backend (``for_parallel``:
-    chunks allocated when a dataset grows, which writes from several ranks need), so that
-    a resumed run can go on with it in parallel."""
+    """True if the results log at `path` was created for this backend (see
+    `has_parallel_layout`), so that a resumed run can go on with it in parallel."""
     with h5py.File(path, "r") as file:
-        dataset = file["attempts/generation"]
-        return dataset.id.get_create_plist().get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
+        return has_parallel_layout(file)
 
 
 def choose_backend(setting, comm_size):

@@ -75,6 +75,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import zlib
 
@@ -588,6 +589,62 @@ def load_checkpoint_slots(group, path):
                 logger.warning("%s: the current checkpoint is damaged; using the previous one", path)
             return data, dict(ds.attrs)
     raise ResultsLogError(f"{path!r}: no checkpoint slot passes its CRC check; the checkpoint is corrupt")
+
+
+def has_parallel_layout(file):
+    """True if the log open in `file` was created for the parallel backend (``for_parallel``:
+    chunks allocated when a dataset grows, which writes from several ranks need)."""
+    return file["attempts/generation"].id.get_create_plist().get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
+
+
+# HDF5's refusal of a file shorter than the end it recorded
+_TRUNCATED = re.compile(r"truncated file: eof = (\d+), sblock->base_addr = \d+, stored_eof = (\d+)")
+MAX_MISSING_BYTES = 256 << 20
+
+
+def repair_truncated(path):
+    """Makes a results log that HDF5 refuses as truncated readable again, when what it lacks
+    is space the writer had allocated and not yet written: the parallel backend grows its
+    datasets in a collective step, and a job killed before anything was written at the new
+    end leaves the file shorter than the end HDF5 recorded (bytes past the end were never
+    written by anyone, or the file would be longer). The file is extended with zeros to
+    that end and kept so only if it then reads as a whole log laid out for the parallel
+    backend (its format, every attempt row below the row count written, its checkpoint
+    passing its CRC check); otherwise it is cut back to its size, its bytes unchanged.
+
+    Returns:
+        True if the file was extended.
+    """
+    path = os.fspath(path)
+    size = os.path.getsize(path)
+    try:
+        with h5py.File(path, "r", locking=False):
+            return False
+    except OSError as exc:
+        match = _TRUNCATED.search(str(exc))
+    if match is None or int(match[1]) != size:
+        return False
+    recorded = int(match[2])
+    if not size < recorded <= size + max(size, MAX_MISSING_BYTES):
+        return False
+    os.truncate(path, recorded)
+    try:
+        with h5py.File(path, "r", locking=False) as file:
+            check_format(file, path)
+            if not has_parallel_layout(file):
+                raise ResultsLogError("not laid out for the parallel backend, the only one that leaves logs so")
+            statuses = file["attempts"]["status"][: table_length(file["attempts"])]
+            if statuses.size and not statuses.all():
+                raise ResultsLogError("attempt rows below the row count were never written")
+            load_checkpoint_slots(file["checkpoint"], path)
+    except Exception as exc:
+        logger.debug("%s: not repaired by extending it (%s)", path, exc)
+        if os.path.getsize(path) == recorded:
+            os.truncate(path, size)
+        return False
+    logger.warning("%s was %d bytes shorter than HDF5 recorded (a writer killed while growing it); "
+                   "extended with zeros", path, recorded - size)
+    return True
 
 
 def read_history(group, offset, length, path):
