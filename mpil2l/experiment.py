@@ -64,13 +64,15 @@ L2L_RUNNER_KEYS = ("srun", "exec", "work_path", "paths_obj")
 DEFAULT_TIME_LIMIT = 2 * 3600.0  # what L2L's timeout=True means
 RESULTS_LOG_NAME = ckpt.RESULTS_LOG_NAME
 # Within a generation, finished attempts are flushed to the results log once this long has
-# passed since the last flush, and at least this many times the last flush's duration.
+# passed since the last flush, and at least this many times the last flush's duration (with
+# the parallel log, between generations too: its flush is a collective step). Flushes and
+# checkpoints then cost rank 0 about 2 % of the run each.
 MIN_FLUSH_INTERVAL = 0.05
-FLUSH_COST_RATIO = 20
+FLUSH_COST_RATIO = 50
 # A checkpoint is saved after a generation unless the last one was saved less than this many
-# times its own saving time ago (so checkpoints cost rank 0 at most about 5 % of the run);
+# times its own saving time ago (so checkpoints cost rank 0 at most about 2 % of the run);
 # a resumed run replays the generations in between from the log, evaluating none of them.
-CHECKPOINT_COST_RATIO = 20
+CHECKPOINT_COST_RATIO = 50
 # The parallel results log starts with room for this many generations of attempts (growing
 # it later is a collective step).
 PARALLEL_RESERVE = 8

@@ -14,7 +14,10 @@ The script relaunches itself under ``mpiexec -n NP`` (the ``mpiexec`` next to
    generations of ``--population`` individuals whose ``simulate`` sleeps 1 ms, with
    ``runner_params['results_log']`` = 'none' and each backend this h5py has ('serial', and
    'parallel' where h5py has MPI), in alternating order, ``--pairs`` times; the median wall
-   time of ``run_experiment`` of each. Ratio = with / without (floor: at most 1.05).
+   time of ``run_experiment`` of each. Ratio = with / without (floor: at most 1.05). The
+   same again with 3 times as many generations: the extra generations give the steady
+   state per generation, and the difference of the intercepts what a run pays once for
+   the log (opening and closing it; collective steps with the parallel backend).
    With the parallel backend each attempt also returns a 100-value output ('trace'),
    written by the workers, and the 'none' run returns it too (then it is dropped).
 2. Memory: ``--evaluations`` no-op evaluations (1,000,000; ``--quick``: 100,000) in
@@ -40,6 +43,7 @@ CHILD_ENV = "MPIL2L_BENCH_LOG_CHILD"
 MEMORY_GENERATION = 10_000
 FLOOR_SLOWDOWN = 1.05
 FLOOR_MEMORY_MIB = 300
+LONG_FACTOR = 3  # section 1 also runs this many times more generations: the steady state
 
 
 def parse_args():
@@ -163,17 +167,43 @@ def run_experiment(comm, root, name, backend, optimizee, population, generations
 
 
 def section_throughput(comm, root, args, backends):
-    """{backend: [seconds per session]} for 'none' and each backend, alternating."""
-    times = {b: [] for b in ["none", *backends]}
+    """{(backend, generations): [seconds per session]} for 'none' and each backend, with
+    ``--generations`` and `LONG_FACTOR` times as many, alternating."""
+    lengths = (args.generations, LONG_FACTOR * args.generations)
+    times = {(b, g): [] for b in ["none", *backends] for g in lengths}
     outputs = "parallel" in backends
     for pair in range(args.pairs):
         order = ["none", *backends] if pair % 2 == 0 else [*backends, "none"]
-        for backend in order:
-            elapsed, _ = run_experiment(
-                comm, root, f"tp-{backend}", backend, SleepOptimizee(outputs), args.population, args.generations
-            )
-            times[backend].append(elapsed)
+        for generations in lengths:
+            for backend in order:
+                elapsed, _ = run_experiment(
+                    comm, root, f"tp-{backend}", backend, SleepOptimizee(outputs), args.population, generations
+                )
+                times[(backend, generations)].append(elapsed)
     return times
+
+
+def throughput_rows(times, backends, args):
+    """Table rows of section 1: per backend, the ratio of whole runs and of the extra
+    generations of the long runs (the steady state, without opening and closing the log),
+    and what the log adds to a run once (opening, closing: the intercept)."""
+    short, long = args.generations, LONG_FACTOR * args.generations
+    t = {key: statistics.median(values) for key, values in times.items()}
+    per_generation_none = (t[("none", long)] - t[("none", short)]) / (long - short)
+    rows = []
+    for backend in backends:
+        extra = " (+ 100-value output per attempt, written by the workers)" if backend == "parallel" else ""
+        ratio = t[(backend, short)] / t[("none", short)]
+        per_generation = (t[(backend, long)] - t[(backend, short)]) / (long - short)
+        once = (t[(backend, short)] - short * per_generation) - (t[("none", short)] - short * per_generation_none)
+        n = args.population * short
+        rows.append(f"| 1 throughput, results_log='{backend}'{extra}, runs of {short} generations (ind/s) | "
+                    f"{n / t[(backend, short)]:,.0f} | {n / t[('none', short)]:,.0f} | {ratio:.3f} | <= {FLOOR_SLOWDOWN} |")
+        rows.append(f"| 1 steady state, results_log='{backend}': generation {short + 1} to {long} (ms per generation) | "
+                    f"{1e3 * per_generation:.1f} | {1e3 * per_generation_none:.1f} | "
+                    f"{per_generation / per_generation_none:.3f} | <= {FLOOR_SLOWDOWN} |")
+        rows.append(f"| 1 once per run, results_log='{backend}': opening and closing the log (s) | {once:.3f} |  |  |  |")
+    return rows
 
 
 def section_memory_experiment(comm, root, args, backend):
@@ -244,12 +274,8 @@ def main_mpi(args):
           f"{args.pairs} alternating sessions each (median wall time of run_experiment)\n")
     print("| measurement | with log | without | ratio (with / without) | floor |")
     print("|---|---:|---:|---:|---:|")
-    base = statistics.median(times["none"])
-    for backend in backends:
-        t = statistics.median(times[backend])
-        extra = " (+ 100-value output per attempt, written by the workers)" if backend == "parallel" else ""
-        print(f"| 1 throughput, results_log='{backend}'{extra} (ind/s) | {n / t:,.0f} | {n / base:,.0f} | "
-              f"{t / base:.3f} | <= {FLOOR_SLOWDOWN} |")
+    for row in throughput_rows(times, backends, args):
+        print(row)
     for label, (rss, peak) in (
         (f"2a Experiment with results_log='{backends[-1]}'", mem_experiment),
         ("2b Scheduler + ResultsLog only (the log's own footprint)", mem_log),
@@ -258,7 +284,7 @@ def main_mpi(args):
         marks = " / ".join(f"{rss[max(0, (k * q) // 4 - 1)]:.0f}" for q in (1, 2, 4))
         print(f"| {label}: {args.evaluations:,} no-ops, rank 0 RSS MiB at 1/4, 1/2, all | {marks} | peak {peak:.0f} | "
               f"growth {rss[-1] - rss[max(0, k // 4 - 1)]:+.0f} MiB | < {FLOOR_MEMORY_MIB} MiB, flat |")
-    print("\nraw wall times (s):", {b: [round(t, 3) for t in ts] for b, ts in times.items()})
+    print("\nraw wall times (s):", {f"{b} x{g}": [round(t, 3) for t in ts] for (b, g), ts in times.items()})
 
 
 def main():

@@ -32,6 +32,7 @@ unused rows until `finish_serially` trims it).
 """
 
 import json
+import math
 import zlib
 
 import h5py
@@ -181,6 +182,7 @@ class ParallelResultsLog(ResultsLog):
         self._held = {}  # this rank's outputs not yet written: seq -> {name: array}
         self._next_seq = 0
         self._kinds = {name: (r.dtype, r.ndim) for name, r in self._outputs.items()}
+        self._kinds_seen = set()  # (name, dtype string, ndim) checked against _kinds
         self._created = set(self._outputs)
         self._entries = {}  # rank 0: name -> [(row, shape, size, rank, seq)] not yet written
         self._index = {}  # rank 0, during a step: name -> (n_entries, rows, starts, shapes, end_values)
@@ -214,23 +216,27 @@ class ParallelResultsLog(ResultsLog):
         if not isinstance(outputs, HeldOutputs):
             outputs = self._hold({name: output_array(name, value) for name, value in outputs.items()})
         for name, (dtype, shape) in outputs.arrays.items():
-            self._check_kind(name, np.dtype(dtype), len(shape))
+            self._check_kind(name, dtype, len(shape))
             entries = self._entries.setdefault(name, [])
             last = entries[-1][0] if entries else (self._outputs[name].last_row if name in self._outputs else -1)
             if row <= last:
                 raise ValueError(f"output {name!r} already has an entry for attempt row {last}; rows must increase, got {row}")
-            size = int(np.prod(shape, dtype=np.int64))
-            entries.append((int(row), tuple(shape), size, outputs.rank, outputs.seq))
+            entries.append((int(row), tuple(shape), math.prod(shape), outputs.rank, outputs.seq))
 
     def _check_kind(self, name, dtype, ndim):
+        """Checks that arrays of `dtype` (a dtype or its string) and `ndim` dimensions can be
+        stored as output `name` (each name keeps the kind and dimensions of its first)."""
+        if (name, dtype, ndim) in self._kinds_seen:
+            return  # the same as an earlier array of this name: once per attempt, so cheap
+        dtype = np.dtype(dtype)
         kind = self._kinds.get(name)
         if kind is None:
             self._kinds[name] = (dtype.newbyteorder("="), ndim)
-            return
-        if ndim != kind[1]:
+        elif ndim != kind[1]:
             raise ValueError(f"output {name!r} has {kind[1]} dimension(s), got an array with {ndim}")
-        if not np.can_cast(dtype, kind[0], "same_kind"):
+        elif not np.can_cast(dtype, kind[0], "same_kind"):
             raise TypeError(f"output {name!r} is stored as {kind[0]}, got {dtype}")
+        self._kinds_seen.add((name, dtype.str, ndim))
 
     # -- every rank: outputs held here -------------------------------------------------------
 
