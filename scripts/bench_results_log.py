@@ -32,12 +32,12 @@ The script relaunches itself under ``mpiexec -n NP`` (the ``mpiexec`` next to
 import argparse
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+
+from mpi_job import find_mpiexec, run_job  # scripts/mpi_job.py, beside this script
 
 CHILD_ENV = "MPIL2L_BENCH_LOG_CHILD"
 MEMORY_GENERATION = 10_000
@@ -66,17 +66,9 @@ def parse_args():
 
 
 def launch(args):
-    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    mpiexec = beside if os.access(beside, os.X_OK) else shutil.which("mpiexec")
-    command = [mpiexec, "-n", str(args.np), sys.executable, os.path.abspath(__file__), *sys.argv[1:]]
+    command = [find_mpiexec(), "-n", str(args.np), sys.executable, os.path.abspath(__file__), *sys.argv[1:]]
     print("launching:", " ".join(command), flush=True)
-    process = subprocess.Popen(command, env=dict(os.environ, **{CHILD_ENV: "1"}), start_new_session=True)
-    try:
-        return process.wait(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        print(f"bench_results_log: the MPI job ran past {args.timeout} s; killed", file=sys.stderr)
-        return 124
+    return run_job(command, dict(os.environ, **{CHILD_ENV: "1"}), args.timeout, "bench_results_log")
 
 
 # -- evaluated on the workers (module level: every rank unpickles it) -----------------------

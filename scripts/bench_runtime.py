@@ -71,11 +71,12 @@ import logging
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+from mpi_job import find_mpiexec, run_job  # scripts/mpi_job.py, beside this script
 
 CHILD_ENV = "MPIL2L_BENCH_CHILD"
 COMMAND_ENV = "MPIL2L_BENCH_COMMAND"
@@ -109,40 +110,14 @@ RAW_TAG = 77  # tag of the raw send/recv references
 # -- launcher (no MPI) ----------------------------------------------------------------------
 
 
-def find_mpiexec():
-    """The mpiexec next to the running Python (a venv with the `mpich` wheel), else PATH's."""
-    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    if os.path.isfile(beside) and os.access(beside, os.X_OK):
-        return beside
-    found = shutil.which("mpiexec")
-    if found is None:
-        sys.exit("bench_runtime: no mpiexec next to sys.executable or on PATH")
-    return found
-
-
 def launch_under_mpi(args, argv):
-    """Runs this script under ``mpiexec -n NP`` and returns its exit status; kills the whole
-    job (its process group) if it outlives ``--timeout``."""
+    """Runs this script under ``mpiexec -n NP`` and returns its exit status; ends the whole
+    job if it outlives ``--timeout`` or this launcher is interrupted."""
     user_command = " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable), *sys.argv])
     command = [find_mpiexec(), "-n", str(args.np), sys.executable, os.path.abspath(__file__), *argv]
     env = dict(os.environ, **{CHILD_ENV: "1", COMMAND_ENV: user_command})
     print(f"launching: {' '.join(shlex.quote(c) for c in command)}", flush=True)
-    process = subprocess.Popen(command, env=env, start_new_session=True)
-    try:
-        return process.wait(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        print(f"bench_runtime: the MPI job ran past {args.timeout} s; killing it", file=sys.stderr)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(timeout=5)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        return 124
+    return run_job(command, env, args.timeout, "bench_runtime")
 
 
 # -- what the workers evaluate (module level, so that every rank can unpickle it) -------------
