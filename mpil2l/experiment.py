@@ -151,6 +151,7 @@ class Experiment:
         self._history = {}  # rank 0: generation -> (offset, length) in the log's checkpoint history
         self._history_file = None  # rank 0: the `HistoryFile` of the log that packs generations
         self._spill_failed = False
+        self._unstored_evaluations = 0
         self._updating = False
         self._unlogged = None
         self._unlogged_attempts = []
@@ -319,6 +320,7 @@ class Experiment:
         logger.debug("optimizee parameters: %s", optimizee_parameters)
         weights = getattr(optimizer, "optimizee_fitness_weights", None)
         self._run_started = self._updating = self._checkpoint_failed = self._restored = self._spill_failed = False
+        self._unstored_evaluations = 0  # evaluations of this run's generations not yet in the log's history
         self._unlogged = None  # (optimizer, generation, results, seconds) not yet in the log
         self._unlogged_attempts = []  # (record, params, outputs) taken, not yet appended
         self._last_checkpoint = self._checkpointed = self._next_generation = None
@@ -448,6 +450,7 @@ class Experiment:
             results, attempts = self._evaluate_generation(scheduler, g, traj.individuals[g], reused)
             self._updating = True  # the trajectory and the optimizer disagree until post_process returns
             traj.results.f_add_result_to_group("all_results", g, results)
+            self._unstored_evaluations += len(results)  # (what `_spill` waits for: a count, not a scan)
             traj.results.f_add_result_to_group("attempts", g, attempts)
             traj.current_results = results
             optimizer.post_process(traj, results)
@@ -827,12 +830,7 @@ class Experiment:
         checkpoints refer to; also without checkpoints) and packs them, once they hold
         `SPILL_EVALUATIONS`: the trajectory drops their objects, so rank 0's memory does
         not grow with the history."""
-        if self._spill_failed:
-            return
-        self.traj._generation_history()
-        table = self.traj.results.all_results._data
-        waiting = sum(len(table[g]) for g in table if g not in self._history and not table.is_packed(g))
-        if waiting < SPILL_EVALUATIONS:
+        if self._spill_failed or self._unstored_evaluations < SPILL_EVALUATIONS:
             return
         first = len(self._history)
         try:
@@ -842,6 +840,7 @@ class Experiment:
                            type(exc).__name__, exc)
             self._spill_failed = True
         self._pack_stored(first)
+        self._unstored_evaluations = 0
 
     def _restore(self, optimizer):
         """Puts the checkpoint's optimizer state, trajectory and runtime state in place, once
@@ -898,6 +897,7 @@ class Experiment:
             self._pack_stored(first)
             return
         self._pack_stored(first)
+        self._unstored_evaluations = 0  # capture stored every evaluated generation
         self.results_log.save_checkpoint(data, generation=next_generation - 1)
         self._last_checkpoint = (state, data)
         self._checkpointed = next_generation
