@@ -129,7 +129,7 @@ def attempt_record(task, value):
         "ind_idx": task.ind_idx,
         "attempt": task.attempt,
         "rank": info.get("rank"),
-        "status": StatusType(value.status).name,
+        "status": value.status.name if type(value.status) is StatusType else StatusType(value.status).name,
         "fitness": value.cost if value.status == StatusType.SUCCESS else None,
         "start": value.starttime,
         "end": value.endtime,

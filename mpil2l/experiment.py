@@ -934,8 +934,13 @@ class Experiment:
             logger.info("generation %d: no individuals", g)
             return
         w = weights if weights is not None else (1.0,) * len(results[0][1])
-        scored = [(sum(wi * fi for wi, fi in zip(w, f)), idx, f) for idx, f in results]
-        best_score, best_idx, best_fitness = max(scored, key=lambda s: s[0])
+        if len(w) == 1:  # (most runs: one objective, no sum per individual)
+            w0 = w[0]
+            best_idx, best_fitness = max(results, key=lambda r: w0 * r[1][0])
+            best_score = w0 * best_fitness[0]
+        else:
+            scored = [(sum(wi * fi for wi, fi in zip(w, f)), idx, f) for idx, f in results]
+            best_score, best_idx, best_fitness = max(scored, key=lambda s: s[0])
         if self.best is None or best_score > self.best[0]:
             params = self.traj.individuals[g][[i.ind_idx for i in self.traj.individuals[g]].index(best_idx)]
             self.best = (best_score, g, best_idx, best_fitness, params.as_dict())
