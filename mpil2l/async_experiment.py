@@ -194,8 +194,8 @@ class AsyncExperiment(Experiment):
             serve(self.comm)
             return
         self._optimizer = optimizer
+        self._reset_run_state()  # (_run_started is set once the log is open: a run that fails before leaves files as they were)
         scheduler = self._start_scheduler(optimizee, optimizer.optimizee_fitness_weights)
-        self._run_started = False  # set once the log is open: a run that fails before leaves files as they were
         try:
             with terminate_on_signals():
                 self._run_async(scheduler, optimizee, budget, max_pending or scheduler.num_workers(),

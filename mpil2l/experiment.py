@@ -144,20 +144,22 @@ class Experiment:
         self._stdout_log = None
         self._resume = None  # rank 0: what to resume from (`_Resume`), if anything
         self._reusable = {}  # generation -> [(task, value)] finished before an interruption
-        self._last_checkpoint = None  # rank 0: (resume state without traj, pickled checkpoint)
-        self._checkpoint_failed = False
-        self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
-        self._checkpointed = self._next_generation = None  # the generation each begins at
         self._history = {}  # rank 0: generation -> (offset, length) in the log's checkpoint history
         self._history_file = None  # rank 0: the `HistoryFile` of the log that packs generations
-        self._spill_failed = False
-        self._unstored_evaluations = 0
-        self._updating = False
-        self._unlogged = None
-        self._unlogged_attempts = []
-        self._first_attempt_seen = self._restored = False
-        self._run_started = False
+        self._reset_run_state()
         install_abort_hook(self.comm)
+
+    def _reset_run_state(self):
+        """Rank 0's bookkeeping of one run, as it is before the run starts."""
+        self._run_started = self._updating = self._restored = False
+        self._checkpoint_failed = self._spill_failed = False
+        self._first_attempt_seen = False
+        self._unstored_evaluations = 0  # evaluations of this run's generations not yet in the log's history
+        self._unlogged = None  # (optimizer, generation, results, seconds) not yet in the log
+        self._unlogged_attempts = []  # (record, params, outputs) taken, not yet appended
+        self._last_checkpoint = None  # (resume state without traj, pickled checkpoint)
+        self._checkpointed = self._next_generation = None  # the generation each begins at
+        self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
 
     @property
     def is_root(self):
@@ -319,18 +321,10 @@ class Experiment:
         logger.debug("optimizer parameters: %s", optimizer_parameters)
         logger.debug("optimizee parameters: %s", optimizee_parameters)
         weights = getattr(optimizer, "optimizee_fitness_weights", None)
-        self._run_started = self._updating = self._checkpoint_failed = self._restored = self._spill_failed = False
-        self._unstored_evaluations = 0  # evaluations of this run's generations not yet in the log's history
-        self._unlogged = None  # (optimizer, generation, results, seconds) not yet in the log
-        self._unlogged_attempts = []  # (record, params, outputs) taken, not yet appended
-        self._last_checkpoint = self._checkpointed = self._next_generation = None
-        self._checkpoint_end, self._checkpoint_seconds = -float("inf"), 0.0
+        self._reset_run_state()
         # (resuming into a parallel log restores the checkpoint here already)
         log = self._open_parallel_log(weights, optimizer) if self.log_backend == "parallel" else None
-        first_attempt_seen = self._first_attempt_seen
         scheduler = self._start_scheduler(optimizee, weights)
-        if self._restored:
-            self._first_attempt_seen = first_attempt_seen
         parallel = log is not None
         if parallel:  # opened collectively with the workers' _serve, before the scheduler
             self.results_log = log
@@ -353,10 +347,9 @@ class Experiment:
 
     def _start_scheduler(self, optimizee, weights):
         """Rank 0: the workers' target (`Simulation`) and the `Scheduler` with the runner
-        parameters in force; resets the failure bookkeeping and the results log."""
+        parameters in force, and the cost given to a failed individual; no results log yet."""
         rp = self.runner_params
         self._cost_for_crash = _cost_for_crash(rp["cost_for_crash"], weights)
-        self._first_attempt_seen = False
         target = Simulation(
             optimizee,
             self.traj.parameters_only(),
