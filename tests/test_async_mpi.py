@@ -49,7 +49,12 @@ def test_improves_within_the_budget_using_every_worker(tmp_path, ranks, opt, fun
     assert sorted(rows["ind_idx"].tolist()) == list(range(budget)), "each candidate exactly once"
     assert np.all(rows["status"] == SUCCESS) and np.all(rows["generation"] == 0)
     fitness = rows["fitness"][:, 0]
-    assert report["best_fitness"][0] == fitness.min() < 0.1 * np.median(fitness[:10])
+    # against the first ten candidates by number (the same on any rank count: the initial
+    # population); on 4 ranks the run depends on the order results arrive in, and Rastrigin's
+    # local minima (1, 2, 4, 5 near the integer points) hold some orders: 0.17 of the
+    # reference at worst over 100 seeds on 1 rank, so it gets a wider margin than the sphere
+    initial = np.median(fitness[rows["ind_idx"] < 10])
+    assert report["best_fitness"][0] == fitness.min() < (0.3 if function == "rastrigin" else 0.1) * initial
     assert report["n_told"] == budget
     assert set(rows["rank"].tolist()) == ({0} if ranks == 1 else {1, 2, 3})
     assert f"mpil2l: {budget} of {budget} evaluations done" in proc.stdout
