@@ -107,3 +107,22 @@ def test_an_optimizer_without_get_state_still_packs_its_generations(tmp_path):
     # every evaluated generation is packed; the last one expanded, never evaluated, stays live
     assert ends["spill"].pop("packed") == [True] * 4 + [False]
     assert ends["spill"] == ends["none"] == ends["small"] and len(ends["none"]["results"]) == 4
+
+
+@pytest.mark.parametrize("backend", ["serial", pytest.param("parallel", marks=needs_parallel)])
+def test_an_optimizer_reads_packed_generations_mid_run(tmp_path, backend):
+    """An optimizer that reads an older generation in post_process gets it back from the
+    results log once it is packed (with the parallel log: rank 0 alone reads the file the
+    ranks hold open together), the same as in a run that keeps everything in memory."""
+    seen = {}
+    for name, options in (("none", ["rp.results_log=none"]), (backend, [f"rp.results_log={backend}", "spill=8"])):
+        out = tmp_path / f"{name}.json"
+        proc = run_mpi(3, "toy_run.py", tmp_path / name, out, "gens=6", "look_back=3", *options)
+        assert proc.returncode == 0, proc.stderr
+        seen[name] = json.loads(out.read_text())["seen"]
+        if name != "none":
+            with h5py.File(tmp_path / name / "toy" / "results.h5", "r") as f:
+                assert len(f["checkpoint/history"]) > 0, "generations were stored in the log"
+    assert [(g, packed) for g, packed, _, _ in seen["none"]] == [(0, False), (1, False), (2, False)]
+    assert [(g, packed) for g, packed, _, _ in seen[backend]] == [(0, True), (1, True), (2, True)]
+    assert [rest for _, _, *rest in seen[backend]] == [rest for _, _, *rest in seen["none"]]

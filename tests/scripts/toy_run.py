@@ -6,6 +6,7 @@ usage: toy_run.py ROOT OUT_JSON [key=value ...]
   rp.KEY=VALUE    runner_params[KEY]
   n=8 gens=3      individuals per generation, generations
   spill=N         mpil2l.experiment.SPILL_EVALUATIONS
+  look_back=K     post_process also reads generation g-K (individuals and results) mid-run
   any other key=value goes to prepare_experiment (booleans and numbers parsed)
 """
 
@@ -46,11 +47,12 @@ def parse(value):
 class RandomSearch:
     """Draws a fresh generation around the best point so far; deterministic for a seed."""
 
-    def __init__(self, traj, n, gens, fault):
+    def __init__(self, traj, n, gens, fault, look_back=0):
         if fault == "setup_all":
             raise ValueError("optimizer set-up failed on purpose")
         self.optimizee_fitness_weights = (-1.0,)
         self.n, self.g, self.fault = n, 0, fault
+        self.look_back, self.seen = look_back, []
         self.center = np.zeros(2)
         self.rng = np.random.default_rng(1234)
         traj.f_add_parameter("n_iteration", gens)
@@ -66,6 +68,12 @@ class RandomSearch:
         assert [idx for idx, _ in results] == list(range(self.n)), results
         best = min(results, key=lambda r: r[1][0])[0]
         self.center = traj.individuals[self.g][best].x
+        old = self.g - self.look_back
+        if self.look_back and old >= 0:
+            packed = traj.individuals.is_packed(old)  # (before the reads below unpack it)
+            points = [ind.x.tolist() for ind in traj.individuals[old]]
+            fitness = [f[0] for _, f in traj.results.all_results[old]]
+            self.seen.append([old, packed, points, fitness])
         self.g += 1
         self._expand(traj)
 
@@ -107,6 +115,7 @@ def main():
     fault = options.pop("fault", "")
     n = int(options.pop("n", 8))
     gens = int(options.pop("gens", 3))
+    look_back = int(options.pop("look_back", 0))
     runner_params = {"dispatch": options.pop("dispatch", "dynamic")}
     if "max_workers" in options:
         runner_params["max_workers"] = int(options.pop("max_workers"))
@@ -120,7 +129,7 @@ def main():
         kwargs["stop_run"] = True
     experiment = Experiment(root)
     traj, _ = experiment.prepare_experiment(**kwargs)
-    optimizer = RandomSearch(traj, n, gens, fault)
+    optimizer = RandomSearch(traj, n, gens, fault, look_back)
     if fault == "setup_root" and MPI.COMM_WORLD.Get_rank() == 0:
         raise RuntimeError("rank 0 failed on purpose before run_experiment")
     experiment.run_experiment(optimizer=optimizer, optimizee=Sphere(fault))
@@ -128,7 +137,7 @@ def main():
     if experiment.is_root:
         results = {g: [[i, list(f)] for i, f in r] for g, r in traj.results.all_results.items()}
         with open(out, "w") as f:
-            json.dump({"results": results, "output_dir": paths.output_dir_path}, f)
+            json.dump({"results": results, "output_dir": paths.output_dir_path, "seen": optimizer.seen}, f)
     print(f"rank {MPI.COMM_WORLD.Get_rank()} finished", flush=True)
 
 
