@@ -30,7 +30,15 @@ from .storage import ResultsLog
 from .storage.reader import open_log
 from .storage.results_log import HISTORY, ResultsLogError, _check_not_in_use, load_checkpoint_slots, repair_truncated
 from .storage.parallel import ParallelResultsLog, choose_backend, laid_out_for_parallel
-from .spmd import install_abort_hook, mark_on_every_rank, mark_reported, print_error, terminate_on_signals, write_stderr
+from .spmd import (
+    install_abort_hook,
+    mark_on_every_rank,
+    mark_reported,
+    polled_barrier,
+    print_error,
+    terminate_on_signals,
+    write_stderr,
+)
 from .trajectory import Trajectory
 from .worker import serve
 
@@ -624,7 +632,7 @@ class Experiment:
             in_log = False
         if resume is not None and not in_log:
             logger.info("resuming with the serial results log (the checkpoint is not a log created for the parallel backend)")
-            self.comm.bcast(("open", None), root=0)
+            self._announce_log("open", None)
             return None
         try:
             if resume is not None:
@@ -638,21 +646,29 @@ class Experiment:
                 self.results_log.detach()
             path = None if self.results_log is None else self.results_log.path
         except Exception as exc:
-            self.comm.bcast(("error", f"{type(exc).__name__}: {exc}"), root=0)
+            self._announce_log("error", f"{type(exc).__name__}: {exc}")
             self._close_results_log()
             self.results_log = None
             what = "cannot resume" if isinstance(exc, ckpt.ResumeError) else "could not create the results log"
             print_error(exc, f"mpil2l: {what}; stopping every rank")
             raise mark_reported(exc)
-        self.comm.bcast(("open", path), root=0)
+        self._announce_log("open", path)
         self.results_log = None
         return None if path is None else ParallelResultsLog.open(self.comm, path)
+
+    def _announce_log(self, what, value):
+        """Rank 0 -> the workers in `_serve`: ``("open", path or None)`` or ``("error",
+        text)``. The workers wait in a polled barrier, not in the broadcast (which spins),
+        while rank 0 creates the file."""
+        polled_barrier(self.comm)
+        self.comm.bcast((what, value), root=0)
 
     def _serve(self):
         """A worker's part of `run_experiment`: serve evaluations, and with the parallel
         results log, open it with rank 0, write this rank's outputs and close it with rank 0."""
         log = None
         if self.log_backend == "parallel":
+            polled_barrier(self.comm)  # (see _announce_log)
             what, value = self.comm.bcast(None, root=0)
             if what == "error":
                 raise RunAborted(f"rank 0 could not create the results log: {value}")
