@@ -35,6 +35,7 @@ from .optimizers.optimizer import check_bool, check_int, check_positive
 from .runs import RunValue, StatusType
 from .spmd import mark_on_every_rank, terminate_on_signals
 from .storage import ResultsLog
+from .storage.parallel import choose_backend
 from .storage.reader import open_log, read_attempts
 from .storage.results_log import _check_not_in_use, load_checkpoint_slots
 from .worker import serve
@@ -69,7 +70,8 @@ class AsyncExperiment(Experiment):
     and `run_experiment` takes the evaluation budget. ``runner_params`` mean what they mean
     for the generational loop (a failed attempt is retried on another worker up to
     ``max_retries`` times, then the candidate gets ``cost_for_crash``), except ``dispatch``:
-    only ``'dynamic'``. ``timeout`` (the run's time limit) stops asking for candidates; the
+    only ``'dynamic'``, and ``results_log``: ``'auto'`` or ``'serial'`` (rank 0 writes the
+    log) or ``'none'`` (no log, no resume); ``'parallel'`` is refused. ``timeout`` (the run's time limit) stops asking for candidates; the
     evaluations in flight finish.
 
     Results are told as they arrive, so an optimizer whose proposals depend on earlier
@@ -121,6 +123,24 @@ class AsyncExperiment(Experiment):
             )
         self._checkpoint_source = checkpoint
         return super()._prepare(**kwargs)
+
+    def _choose_log_backend(self, setting):
+        """Rank 0 writes an asynchronous run's log ('auto' is 'serial'): the parallel
+        backend's collective steps need every worker idle, which an asynchronous run never
+        has. 'none' keeps no log, and so nothing to resume from."""
+        if setting == "parallel":
+            raise ValueError(
+                "runner_params['results_log'] = 'parallel': an asynchronous run's results log is written by "
+                "rank 0 alone (the parallel backend's collective steps need every worker idle, which an "
+                "asynchronous run never has); use 'auto' (serial here), 'serial' or 'none'"
+            )
+        backend = choose_backend(setting, 1)
+        if backend == "none" and self._checkpoint_source is not None:
+            raise ValueError(
+                f"checkpoint={self._checkpoint_source!r} goes on from the run's results log, which "
+                "runner_params['results_log'] = 'none' does not keep"
+            )
+        return backend
 
     def _create_run_folder(self, overwrite, log_stdout):
         """Creates the run folder, or keeps it (``checkpoint=True`` or its own path), or
@@ -228,7 +248,9 @@ class AsyncExperiment(Experiment):
     def _save_interrupted(self, exc):
         # What an asynchronous run finished is in its results log (flushed on the way out),
         # which checkpoint=True goes on from.
-        if self.results_log is not None and not self.results_log.closed:
+        if self.results_log is None:  # results_log='none'
+            return
+        if not self.results_log.closed:
             try:  # the attempts taken before the failure (the failed one included)
                 self._log_attempts()
             except Exception as log_error:
@@ -335,6 +357,9 @@ class AsyncExperiment(Experiment):
     def _open_log(self, optimizee, budget, slots):
         """Creates the results log, or on resume restores the checkpoint, replays the rows
         after it and reopens the log for appending."""
+        if self.log_backend == "none":
+            self.budget, self._slots = budget, slots
+            return
         path = os.path.join(self.paths.output_dir_path, RESULTS_LOG_NAME)
         if self._resume_log is not None:
             checkpoint, rows, start = _read_for_resume(path)
@@ -364,6 +389,8 @@ class AsyncExperiment(Experiment):
         self._save_state()
 
     def _save_state(self):
+        if self.results_log is None:  # results_log='none'
+            return
         self._log_attempts()  # the checkpoint records where the log stands
         optimizer = self._optimizer
         state = {

@@ -241,7 +241,7 @@ class Experiment:
         if not isinstance(name, str) or not name or os.sep in name or name in (".", ".."):
             raise ValueError(f"name must be a non-empty folder name, got {name!r}")
         runner_params = self._runner_params(kwargs.get("runner_params"))
-        self.log_backend = choose_backend(runner_params["results_log"], self.comm.Get_size())
+        self.log_backend = self._choose_log_backend(runner_params["results_log"])
         checkpoint = kwargs.get("checkpoint")
         if checkpoint is False:
             checkpoint = None
@@ -293,6 +293,10 @@ class Experiment:
         if runner_params["isolation"] == "process" and self._evaluates_here():
             prestart(imports=("mpil2l.evaluation",))  # starts while the user builds the optimizer
         return self.traj, dict(runner_params)
+
+    def _choose_log_backend(self, setting):
+        """The results-log backend for ``runner_params['results_log']`` (see `choose_backend`)."""
+        return choose_backend(setting, self.comm.Get_size())
 
     def _evaluates_here(self):
         """True on the ranks whose evaluation processes the run will use."""

@@ -243,6 +243,9 @@ def test_resuming_a_finished_run_with_a_larger_budget_goes_on(tmp_path):
         (["rp.dispatch=static"], "'dynamic' only"),
         (["checkpoint=5"], "checkpoint must be True or a path to a run folder or its results.h5, got int"),
         (["checkpoint=/nonexistent/run"], "no such results log or run folder"),
+        (["rp.results_log=parallel"], "an asynchronous run's results log is written by rank 0 alone"),
+        (["rp.results_log=none", "checkpoint=True"], "which runner_params['results_log'] = 'none' does not keep"),
+        (["rp.results_log=disk"], "runner_params['results_log'] must be one of"),
     ],
 )
 def test_bad_input_fails_on_every_rank_with_a_clear_error(tmp_path, options, message):
@@ -252,6 +255,19 @@ def test_bad_input_fails_on_every_rank_with_a_clear_error(tmp_path, options, mes
     assert message in proc.stderr, proc.stderr
     assert time.monotonic() - started < 30
     assert not leftover_processes("async_run.py")
+
+
+def test_without_a_results_log(tmp_path):
+    """results_log='none': the run is the same (random search: by candidate number), and
+    writes no results.h5."""
+    proc, report = run_async(tmp_path, 3, "opt=random", "budget=30", "rp.results_log=none")
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "root" / "async"
+    assert not (folder / "results.h5").exists() and (folder / "trajectory.pickle").exists()
+    assert report["n_told"] == 30 and "mpil2l: 30 of 30 evaluations done" in proc.stdout
+    proc, logged = run_async(tmp_path, 3, "opt=random", "budget=30", "overwrite=True")
+    assert proc.returncode == 0, proc.stderr
+    assert logged["best_fitness"] == report["best_fitness"] == [attempts(tmp_path)["fitness"][:, 0].min()]
 
 
 def test_resuming_with_another_optimizer_fails_and_leaves_the_log_alone(tmp_path):
