@@ -22,7 +22,7 @@ from mpil2l.__main__ import main as cli
 from mpil2l.conversion import dict_to_list
 from mpil2l.evaluation import Task, attempt_record
 from mpil2l.runs import RunValue, StatusType
-from mpil2l.storage.results_log import repair_truncated
+from mpil2l.storage.results_log import COLUMNS_FROM_RECORDS, repair_truncated
 from mpil2l.storage import (
     LogInUseError,
     ResultsLog,
@@ -205,19 +205,20 @@ def test_batches_are_stored_as_single_records_are(tmp_path):
     """Batches of several successful records go in whole columns at a time: the same rows as
     one record per call, for vectors, prefixed or plain individual dicts, 2-d arrays and no
     params at all."""
+    N = COLUMNS_FROM_RECORDS + 3
     individuals = [{("individual." + k if i % 2 else k): np.asarray(v) + i for k, v in INDIVIDUAL.items()}
-                   for i in range(9)]
-    vectors = np.array([VECTOR + i for i in range(9)])
+                   for i in range(N)]
+    vectors = np.array([VECTOR + i for i in range(N)])
     cases = [individuals, list(vectors), vectors, None]
     statuses = ["SUCCESS", StatusType.SUCCESS, int(StatusType.SUCCESS)]
     for n, params in enumerate(cases):
-        records = [dict(record(n, i, n_obj=2), status=statuses[i % 3], rank=None if i == 4 else i) for i in range(9)]
+        records = [dict(record(n, i, n_obj=2), status=statuses[i % 3], rank=None if i == 4 else i) for i in range(N)]
         with new_log(tmp_path, f"one{n}.h5", n_obj=2) as log:
             for i, r in enumerate(records):
                 log.append_attempts([r], None if params is None else [params[i]])
         with new_log(tmp_path, f"batch{n}.h5", n_obj=2) as log:
             assert log._attempt_columns(records, params) is not None  # the column-wise path takes them
-            assert log.append_attempts(records, params) == range(0, 9)
+            assert log.append_attempts(records, params) == range(0, N)
         one, batch = read_attempts(tmp_path / f"one{n}.h5"), read_attempts(tmp_path / f"batch{n}.h5")
         for name in one:
             np.testing.assert_array_equal(one[name], batch[name], err_msg=f"{name} (case {n})")
