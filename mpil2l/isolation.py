@@ -10,6 +10,13 @@ there is a singleton (an optimizee that asks for ``COMM_WORLD`` gets a world of 
 ``os.environ['MPIL2L_WORKER_RANK']`` names the worker), sits in a session of its own (so killing its process group reaches the programs it started) and dies with its
 parent. It lives for the whole run and is replaced when it dies.
 
+A worker whose runs are evaluated by a child only relays messages, so it switches itself to
+Linux's ``SCHED_BATCH`` policy (`_relay_policy`): a batch task that a child's result wakes
+does not preempt that child, which on shared cores would otherwise stop in the middle of
+handing over one result and starting its next run (measured on 4 ranks and 3 children
+sharing 2 cores: 32 no-ops per generation 2.0 -> 1.7 ms). The child runs the target under
+the policy the worker had before.
+
 The two halves of the pipe protocol, side by side (`Sandbox` in the worker, `child_main`
 in the child); every message is a pickle preceded by its length:
 
@@ -78,6 +85,7 @@ class ChildInit(NamedTuple):
     rank: int
     memory_limit_mb: Optional[float]
     log_path: Optional[str]  # the worker's stdout log, if it keeps one
+    sched_policy: Optional[int]  # the scheduling policy to evaluate under (None: as inherited)
 
 
 class _Child(NamedTuple):
@@ -103,6 +111,25 @@ def _take_spare():
     if child is not None and child.process.poll() is None:
         return child
     return None
+
+
+_policy_before_relay = None  # the worker's scheduling policy before `_relay_policy`
+
+
+def _relay_policy():
+    """Makes this worker a ``SCHED_BATCH`` task (see the module docstring), once; returns the
+    policy its children are to evaluate under, or None where nothing changed (not Linux,
+    another policy than the default, or refused)."""
+    global _policy_before_relay
+    if _policy_before_relay is None:
+        try:
+            if os.sched_getscheduler(0) != os.SCHED_OTHER:
+                return None
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except (AttributeError, OSError):
+            return None
+        _policy_before_relay = os.SCHED_OTHER
+    return _policy_before_relay
 
 
 def _spawn(imports=()):
@@ -272,6 +299,7 @@ class Sandbox(Evaluator):
         self.target_blob = target_blob
         self.rank = rank
         self.limits = limits
+        self.sched_policy = _relay_policy()
         self.process = None
         self.channel = None
         self.baseline_kb = None  # the child's resident memory once ready
@@ -365,7 +393,10 @@ class Sandbox(Evaluator):
         self.restarts += 1
         log = getattr(getattr(sys.stdout, "log_file", None), "name", None)
         self.channel.send(
-            ChildInit(self.target_blob, list(sys.path), os.getcwd(), self.rank, self.limits.memory_limit_mb, log)
+            ChildInit(
+                self.target_blob, list(sys.path), os.getcwd(), self.rank, self.limits.memory_limit_mb, log,
+                self.sched_policy,
+            )
         )
         now = time.monotonic()
         for entry in self.queue:
@@ -473,6 +504,11 @@ def child_main(read_fd, write_fd, parent, imports=()):
         init = channel.recv()
     except EOFError:  # a spare (`prestart`) whose worker never needed it
         os._exit(0)
+    if init.sched_policy is not None:
+        try:
+            os.sched_setscheduler(0, init.sched_policy, os.sched_param(0))
+        except OSError:
+            pass
     sys.path[:] = init.sys_path
     os.chdir(init.cwd)
     set_rank_variable(init.rank)
@@ -496,7 +532,10 @@ def child_main(read_fd, write_fd, parent, imports=()):
             break
         for key, run_info, _ in batch:
             value = execute(target, run_info, init.rank)
-            channel.send(ensure_picklable(key, value, init.rank))
+            try:
+                channel.send((key, value))
+            except Exception:  # a cost that cannot be pickled (nothing was sent)
+                channel.send(ensure_picklable(key, value, init.rank))
         sys.stdout.flush()
     sys.stdout.flush()
     sys.stderr.flush()

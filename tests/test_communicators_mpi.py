@@ -1,6 +1,7 @@
 """mpil2l on communicators other than a whole COMM_WORLD, and the submit/collect contract."""
 
 import json
+import os
 
 import pytest
 
@@ -58,8 +59,20 @@ def test_submit_collect_statuses_of_runs_that_crash_hang_or_run_out_of_memory(tm
         [3.0, "TIMEOUT", None],
         [4, "MEMOUT", None],
         [5, "SUCCESS", 5.5],
+        [6, "CRASHED", None],
     ]
     assert "SIGSEGV" in runs[1][3] and "exited with code 7" in runs[2][3]
     timeouts = sorted(r[3] for r in runs if r[1] == "TIMEOUT")
     assert "time limit of 0.5 s" in timeouts[0] and "time limit of 1 s" in timeouts[1]
     assert "MemoryError" in runs[5][3]
+    assert "the run's result cannot be pickled" in runs[7][3]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
+def test_workers_relay_as_batch_tasks_and_evaluate_under_the_usual_policy(tmp_path):
+    """A worker that evaluates in a child process only relays: it runs as SCHED_BATCH (its
+    wake-ups do not preempt the child); the child, and every child started after one
+    died, runs the target under the worker's former policy (SCHED_OTHER)."""
+    runs = run_case(tmp_path, 3, "policies")
+    assert [status for status, _ in runs].count("CRASHED") == 2  # each worker's first child
+    assert [cost for status, cost in runs if status == "SUCCESS"] == [[os.SCHED_OTHER, os.SCHED_BATCH]] * 10

@@ -6,6 +6,7 @@ usage: comm_cases.py CASE ROOT OUT_JSON
              COMM_WORLD around them
   scheduler  the submit/collect contract used directly
   limits     the contract with runs that crash, exit, hang and run out of memory
+  policies   the scheduling policies of the evaluation processes and of their workers
 """
 
 import json
@@ -93,6 +94,10 @@ def faulty(x):
         time.sleep(100)
     if x == 4:
         bytearray(1 << 40)
+    if x == 6:
+        import threading
+
+        return threading.Lock()  # cannot be pickled back to the worker
     return x + 0.5
 
 
@@ -102,7 +107,7 @@ def limits(root):
     with on_workers(faulty, limits=Limits(timeout=1.0, memory_limit_mb=100)) as s:
         if s is None:
             return None
-        for x in range(6):
+        for x in range(7):
             s.submit_run(x)
         s.submit_run(3.0, timeout=0.5)  # sleeps like 3, with a time limit of its own
         finished = s.get_finished_runs()
@@ -112,9 +117,37 @@ def limits(root):
         return sorted([x, v.status.name, v.cost, v.additional_info.get("error")] for x, v in finished)
 
 
+def policies_once_crashed(marker_dir):
+    """Ends the first evaluation process of each worker; later runs return the scheduling
+    policies of their process and of its parent (the worker)."""
+    import os
+
+    marker = os.path.join(marker_dir, f"crashed-{os.getppid()}")
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(3)
+    return [os.sched_getscheduler(0), os.sched_getscheduler(os.getppid())]
+
+
+def policies(root):
+    import os
+
+    os.makedirs(root, exist_ok=True)
+    with on_workers(policies_once_crashed) as s:
+        if s is None:
+            return None
+        for _ in range(12):
+            s.submit_run(root)
+        finished = s.get_finished_runs()
+        while s.pending_runs():
+            s.wait()
+            finished += s.get_finished_runs()
+        return sorted([v.status.name, v.cost] for _, v in finished)
+
+
 if __name__ == "__main__":
     case, root, out = sys.argv[1:]
-    result = {"twice": twice, "split": split, "scheduler": scheduler, "limits": limits}[case](root)
+    result = {"twice": twice, "split": split, "scheduler": scheduler, "limits": limits, "policies": policies}[case](root)
     if WORLD.Get_rank() == 0:
         with open(out, "w") as f:
             json.dump(result, f)
