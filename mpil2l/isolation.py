@@ -10,12 +10,12 @@ there is a singleton (an optimizee that asks for ``COMM_WORLD`` gets a world of 
 ``os.environ['MPIL2L_WORKER_RANK']`` names the worker), sits in a session of its own (so killing its process group reaches the programs it started) and dies with its
 parent. It lives for the whole run and is replaced when it dies.
 
-A worker whose runs are evaluated by a child only relays messages, so it switches itself to
-Linux's ``SCHED_BATCH`` policy (`_relay_policy`): a batch task that a child's result wakes
-does not preempt that child, which on shared cores would otherwise stop in the middle of
-handing over one result and starting its next run (measured on 4 ranks and 3 children
-sharing 2 cores: 32 no-ops per generation 2.0 -> 1.7 ms). The child runs the target under
-the policy the worker had before.
+A worker whose runs are evaluated by a child only relays messages, so while its `Sandbox`
+runs it is a ``SCHED_BATCH`` task (Linux; `_enter_relay_policy`): woken by a child's
+result, it does not preempt that child, which on shared cores would otherwise stop between
+handing over one result and starting its next run (4 ranks and 3 children on 2 cores: 32
+no-ops per generation ~2.0 -> ~1.6 ms). The child evaluates under the worker's former
+policy, which the worker gets back at `Sandbox.close`.
 
 The two halves of the pipe protocol, side by side (`Sandbox` in the worker, `child_main`
 in the child); every message is a pickle preceded by its length:
@@ -113,23 +113,27 @@ def _take_spare():
     return None
 
 
-_policy_before_relay = None  # the worker's scheduling policy before `_relay_policy`
-
-
-def _relay_policy():
-    """Makes this worker a ``SCHED_BATCH`` task (see the module docstring), once; returns the
-    policy its children are to evaluate under, or None where nothing changed (not Linux,
-    another policy than the default, or refused)."""
-    global _policy_before_relay
-    if _policy_before_relay is None:
-        try:
-            if os.sched_getscheduler(0) != os.SCHED_OTHER:
-                return None
-            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-        except (AttributeError, OSError):
+def _enter_relay_policy():
+    """Makes this worker a ``SCHED_BATCH`` task (see the module docstring) for as long as a
+    `Sandbox` runs; returns the policy it had (the children evaluate under it), or None
+    where nothing changed (not Linux, a policy other than the default, or refused)."""
+    try:
+        if os.sched_getscheduler(0) != os.SCHED_OTHER:
             return None
-        _policy_before_relay = os.SCHED_OTHER
-    return _policy_before_relay
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):
+        return None
+    return os.SCHED_OTHER
+
+
+def _leave_relay_policy(policy):
+    """Gives this process back the policy `_enter_relay_policy` returned (the program goes
+    on after the run)."""
+    if policy is not None:
+        try:
+            os.sched_setscheduler(0, policy, os.sched_param(0))
+        except OSError:
+            pass
 
 
 def _spawn(imports=()):
@@ -299,7 +303,7 @@ class Sandbox(Evaluator):
         self.target_blob = target_blob
         self.rank = rank
         self.limits = limits
-        self.sched_policy = _relay_policy()
+        self.sched_policy = _enter_relay_policy()  # (given back at close)
         self.process = None
         self.channel = None
         self.baseline_kb = None  # the child's resident memory once ready
@@ -375,8 +379,11 @@ class Sandbox(Evaluator):
         return key, value
 
     def close(self):
-        """Ends the child (and anything left in its process group)."""
+        """Ends the child (and anything left in its process group); the worker gets its
+        scheduling policy back."""
         self.queue.clear()
+        _leave_relay_policy(self.sched_policy)
+        self.sched_policy = None
         if self.process is None:
             return
         self.channel.close()  # EOF on its pipe: the child returns

@@ -72,7 +72,10 @@ def test_submit_collect_statuses_of_runs_that_crash_hang_or_run_out_of_memory(tm
 def test_workers_relay_as_batch_tasks_and_evaluate_under_the_usual_policy(tmp_path):
     """A worker that evaluates in a child process only relays: it runs as SCHED_BATCH (its
     wake-ups do not preempt the child); the child, and every child started after one
-    died, runs the target under the worker's former policy (SCHED_OTHER)."""
-    runs = run_case(tmp_path, 3, "policies")
+    died, runs the target under the worker's former policy (SCHED_OTHER), which the worker
+    has again once the run is over."""
+    report = run_case(tmp_path, 3, "policies")
+    runs = report["runs"]
     assert [status for status, _ in runs].count("CRASHED") == 2  # each worker's first child
     assert [cost for status, cost in runs if status == "SUCCESS"] == [[os.SCHED_OTHER, os.SCHED_BATCH]] * 10
+    assert report["after"] == [os.SCHED_OTHER] * 3

@@ -133,16 +133,18 @@ def policies(root):
     import os
 
     os.makedirs(root, exist_ok=True)
+    runs = None
     with on_workers(policies_once_crashed) as s:
-        if s is None:
-            return None
-        for _ in range(12):
-            s.submit_run(root)
-        finished = s.get_finished_runs()
-        while s.pending_runs():
-            s.wait()
-            finished += s.get_finished_runs()
-        return sorted([v.status.name, v.cost] for _, v in finished)
+        if s is not None:
+            for _ in range(12):
+                s.submit_run(root)
+            finished = s.get_finished_runs()
+            while s.pending_runs():
+                s.wait()
+                finished += s.get_finished_runs()
+            runs = sorted([v.status.name, v.cost] for _, v in finished)
+    after = WORLD.gather(os.sched_getscheduler(0), root=0)  # every rank, once the run is over
+    return runs and {"runs": runs, "after": after}
 
 
 if __name__ == "__main__":
