@@ -724,7 +724,7 @@ def build_rows(r):
         if runner.endswith("_process"):
             checks.append(
                 (
-                    f"efficiency {runner.replace('_', ', isolation=')} mean >= {FLOOR_EFFICIENCY} (got {mean:.3f})",
+                    f"efficiency {runner.replace('_', ', isolation=')} mean >= {FLOOR_EFFICIENCY} (got {mean:.4f})",
                     mean >= FLOOR_EFFICIENCY,
                 )
             )
