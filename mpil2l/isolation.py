@@ -126,9 +126,10 @@ def _enter_relay_policy():
     return os.SCHED_OTHER
 
 
-def _leave_relay_policy(policy):
-    """Gives this process back the policy `_enter_relay_policy` returned (the program goes
-    on after the run)."""
+def _restore_policy(policy):
+    """Sets this process's scheduling policy to `policy`, the one `_enter_relay_policy`
+    returned (None: leaves it): in the worker once its runs are over (the program goes on
+    after the run), in a child before it evaluates anything."""
     if policy is not None:
         try:
             os.sched_setscheduler(0, policy, os.sched_param(0))
@@ -382,7 +383,7 @@ class Sandbox(Evaluator):
         """Ends the child (and anything left in its process group); the worker gets its
         scheduling policy back."""
         self.queue.clear()
-        _leave_relay_policy(self.sched_policy)
+        _restore_policy(self.sched_policy)
         self.sched_policy = None
         if self.process is None:
             return
@@ -511,11 +512,7 @@ def child_main(read_fd, write_fd, parent, imports=()):
         init = channel.recv()
     except EOFError:  # a spare (`prestart`) whose worker never needed it
         os._exit(0)
-    if init.sched_policy is not None:
-        try:
-            os.sched_setscheduler(0, init.sched_policy, os.sched_param(0))
-        except OSError:
-            pass
+    _restore_policy(init.sched_policy)
     sys.path[:] = init.sys_path
     os.chdir(init.cwd)
     set_rank_variable(init.rank)
