@@ -71,8 +71,8 @@ class AsyncExperiment(Experiment):
     for the generational loop (a failed attempt is retried on another worker up to
     ``max_retries`` times, then the candidate gets ``cost_for_crash``), except ``dispatch``:
     only ``'dynamic'``, and ``results_log``: ``'auto'`` or ``'serial'`` (rank 0 writes the
-    log) or ``'none'`` (no log, no resume); ``'parallel'`` is refused. ``timeout`` (the run's time limit) stops asking for candidates; the
-    evaluations in flight finish.
+    log) or ``'none'`` (no log, no resume); ``'parallel'`` is refused. ``timeout`` (the
+    run's time limit) stops asking for candidates; the evaluations in flight finish.
 
     Results are told as they arrive, so an optimizer whose proposals depend on earlier
     results (`SteadyStateOptimizer`) gives a run that depends on the arrival order; with
