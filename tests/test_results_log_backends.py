@@ -48,11 +48,16 @@ def fill_times(path, group):
     return times
 
 
-def check_growth_without_fill(path, backend, group):
-    """The parallel layout writes no fill values when a dataset grows: under parallel HDF5
-    that is a collective write, and it made each resize ~250 times slower on 4 ranks."""
+def check_fill_values(path, backend, group, parallel_fills):
+    """Which numeric datasets write fill values as they grow. The serial layout: all of
+    them. The parallel layout: not the tables (`parallel_fills` False: a collective resize
+    that writes them took ~50 ms per dataset on 4 oversubscribed ranks, 0.2 ms without),
+    but the outputs and the checkpoint datasets (True): their allocations lie at the end of
+    the file, and without fill values the file is physically shorter than HDF5 recorded
+    until something is written there, so a job killed then left a file h5py calls truncated
+    (test_resume_mpi's SIGKILL test failed 1 in 6 that way)."""
     times = fill_times(path, group)
-    assert times and all(fills == (backend == "serial") for fills in times.values()), times
+    assert times and all(fills == (backend == "serial" or parallel_fills) for fills in times.values()), times
 
 
 def record(g, i, ok=True):
@@ -108,8 +113,9 @@ def test_round_trip_across_many_flushes(tmp_path, backend):
         assert f["attempts/fitness"].shape[0] == row
         assert f["outputs/trace/values"].shape[0] == f["outputs/trace"].attrs["n_values"]
         assert f.attrs[F.ATTR_WRITER] in ("", b"")
-    for group in ("attempts", "generations", "outputs"):
-        check_growth_without_fill(path, backend, group)
+    for group in ("attempts", "generations"):
+        check_fill_values(path, backend, group, parallel_fills=False)
+    check_fill_values(path, backend, "outputs", parallel_fills=True)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -123,7 +129,7 @@ def test_checkpoint_round_trip(tmp_path, backend):
     log.append_checkpoint_history(b"history" * 1000)
     finish(log).close()
     assert read_checkpoint(path) == b"second"
-    check_growth_without_fill(path, backend, "checkpoint")
+    check_fill_values(path, backend, "checkpoint", parallel_fills=True)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -328,14 +328,14 @@ class ParallelResultsLog(ResultsLog):
             self._write_checkpoint(**plan)
             return
         if op == "history":
-            ds = _history_dataset(self._file["checkpoint"], plan["end"], early=True)
+            ds = _history_dataset(self._file["checkpoint"], plan["end"])
             if self.rank == 0 and self._data.size:
                 ds[self._history_n : plan["end"]] = self._data
             self._history_n, self._data = plan["end"], None
             return
         file = self._file
         for name, dtype, ndim in plan["create"]:
-            self._outputs[name] = _Ragged.create(file["outputs"], name, np.dtype(dtype), ndim, early=True)
+            self._outputs[name] = _Ragged.create(file["outputs"], name, np.dtype(dtype), ndim)
             self._created.add(name)
         for path, length in plan["resize"]:
             file[path].resize(length, axis=0)
@@ -367,7 +367,7 @@ class ParallelResultsLog(ResultsLog):
 
     def _write_checkpoint(self, slot, n, attrs):
         group = self._file["checkpoint"]
-        ds = _checkpoint_slot(group, slot, n, early=True)
+        ds = _checkpoint_slot(group, slot, n)
         ds.attrs["crc32"] = -1
         if self.rank == 0:
             if n:

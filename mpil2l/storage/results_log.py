@@ -308,8 +308,12 @@ class _Table:
         for c in columns:
             width = () if c.width is None else (widths[c.width],)
             kwargs = {} if c.fill is None else {"fillvalue": c.fill}
-            if c.dtype is not F.STRING:  # the parallel backend writes strings serially
-                kwargs.update(_growth_options(early))
+            if early and c.dtype is not F.STRING:  # the parallel backend writes strings serially
+                # rows past n_rows are never read: no fill values, whose collective writes
+                # make every resize under parallel HDF5 slow
+                kwargs["dcpl"] = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+                kwargs["dcpl"].set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+                kwargs["fill_time"] = "never"
             ds = group.create_dataset(
                 c.name,
                 shape=(0,) + width,
@@ -432,19 +436,6 @@ def value_chunk(dtype):
     return max(1, CHUNK_BYTES // dtype.itemsize)
 
 
-def _growth_options(early):
-    """`create_dataset` keywords for a dataset that grows; `early`: for the parallel
-    backend, chunks allocated as the dataset grows (what writes from several ranks need),
-    and no fill values: what lies past a dataset's count is never read, and writing fill
-    values made each collective resize cost ~50 ms on 4 oversubscribed ranks (0.2 ms
-    without)."""
-    if not early:
-        return {}
-    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
-    return {"dcpl": dcpl, "fill_time": "never"}
-
-
 class _Ragged:
     """One named per-attempt output: values of every entry concatenated, plus an index."""
 
@@ -465,17 +456,14 @@ class _Ragged:
         self._synced = (int(group.attrs["n_entries"]), int(group.attrs["n_values"]))
 
     @classmethod
-    def create(cls, parent, name, dtype, ndim, early=False):
-        """Creates the output's group and datasets (`early`: see `_growth_options`)."""
+    def create(cls, parent, name, dtype, ndim):
         group = parent.create_group(name)
-        grows = _growth_options(early)
-        group.create_dataset(F.OUTPUT_VALUES, shape=(0,), maxshape=(None,), chunks=(value_chunk(dtype),), dtype=dtype, **grows)
+        group.create_dataset(F.OUTPUT_VALUES, shape=(0,), maxshape=(None,), chunks=(value_chunk(dtype),), dtype=dtype)
         for key in (F.OUTPUT_ROW, F.OUTPUT_START):
-            group.create_dataset(key, shape=(0,), maxshape=(None,), chunks=(OUTPUT_INDEX_CHUNK,), dtype=F.INDEX, **grows)
+            group.create_dataset(key, shape=(0,), maxshape=(None,), chunks=(OUTPUT_INDEX_CHUNK,), dtype=F.INDEX)
         if ndim:
             group.create_dataset(
-                F.OUTPUT_SHAPE, shape=(0, ndim), maxshape=(None, ndim), chunks=(OUTPUT_INDEX_CHUNK, ndim), dtype=F.INDEX,
-                **grows,
+                F.OUTPUT_SHAPE, shape=(0, ndim), maxshape=(None, ndim), chunks=(OUTPUT_INDEX_CHUNK, ndim), dtype=F.INDEX
             )
         group.attrs["ndim"] = ndim
         group.attrs["n_entries"] = 0
@@ -553,26 +541,23 @@ def _next_slot(group):
     return 0 if current < 0 else 1 - current
 
 
-def _history_dataset(group, n, early=False):
-    """/checkpoint/history, created or grown to hold `n` bytes (`early`: see `_growth_options`)."""
+def _history_dataset(group, n):
+    """/checkpoint/history, created or grown to hold `n` bytes."""
     if HISTORY not in group:
-        group.create_dataset(HISTORY, shape=(0,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES,
-                             **_growth_options(early))
+        group.create_dataset(HISTORY, shape=(0,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES)
     ds = group[HISTORY]
     if n > ds.shape[0]:
         ds.resize(_grown_capacity(ds.shape[0], n, CHECKPOINT_CHUNK), axis=0)
     return ds
 
 
-def _checkpoint_slot(group, slot, n, early=False):
-    """The dataset of checkpoint `slot`, created or grown (whole chunks) to hold `n` bytes
-    (`early`: see `_growth_options`)."""
+def _checkpoint_slot(group, slot, n):
+    """The dataset of checkpoint `slot`, created or grown (whole chunks) to hold `n` bytes."""
     name = f"slot{slot}"
     if name not in group:
         capacity = max(CHECKPOINT_CHUNK, -(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK)
         return group.create_dataset(
-            name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES,
-            **_growth_options(early),
+            name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES
         )
     ds = group[name]
     if n > ds.shape[0]:
