@@ -16,6 +16,7 @@ import pytest
 from mpirun import MPIEXEC, SCRIPTS, leftover_processes, results_log_held_open, run_mpi
 from mpil2l.storage import read_attempts
 from mpil2l.storage.parallel import mpi_enabled
+from mpil2l.storage.results_log import repair_truncated
 
 PARALLEL = mpi_enabled()
 
@@ -100,6 +101,11 @@ def test_a_run_killed_mid_generation_resumes_to_the_same_end(tmp_path, kind, ran
     kill_when(proc, log_path, lambda rows: sum(1 for g, _, _ in rows if g == 1) >= 2)
     assert not os.path.exists(tmp_path / "run.json"), "the run was killed before its end"
     flushed = rows_of(log_path)
+    if flushed is None and PARALLEL and ranks > 1:
+        # killed inside a collective flush (about 1 kill in 60 here): the file is shorter
+        # than the end HDF5 recorded; resuming repairs that first, and so does the test
+        assert repair_truncated(log_path)
+        flushed = rows_of(log_path)
     assert flushed and max(g for g, _, _ in flushed) >= 1
     started_before = markers(marks)
 
