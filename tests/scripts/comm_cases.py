@@ -81,6 +81,15 @@ def scheduler(root):
         return report
 
 
+def collect_all(s):
+    """Every result of the runs submitted to Scheduler `s` (the loop `scheduler` spells out)."""
+    finished = s.get_finished_runs()
+    while s.pending_runs():
+        s.wait()
+        finished += s.get_finished_runs()
+    return finished
+
+
 def faulty(x):
     import ctypes
     import os
@@ -110,10 +119,7 @@ def limits(root):
         for x in range(7):
             s.submit_run(x)
         s.submit_run(3.0, timeout=0.5)  # sleeps like 3, with a time limit of its own
-        finished = s.get_finished_runs()
-        while s.pending_runs():
-            s.wait()
-            finished += s.get_finished_runs()
+        finished = collect_all(s)
         return sorted([x, v.status.name, v.cost, v.additional_info.get("error")] for x, v in finished)
 
 
@@ -138,10 +144,7 @@ def policies(root):
         if s is not None:
             for _ in range(12):
                 s.submit_run(root)
-            finished = s.get_finished_runs()
-            while s.pending_runs():
-                s.wait()
-                finished += s.get_finished_runs()
+            finished = collect_all(s)
             runs = sorted([v.status.name, v.cost] for _, v in finished)
     after = WORLD.gather(os.sched_getscheduler(0), root=0)  # every rank, once the run is over
     return runs and {"runs": runs, "after": after}
