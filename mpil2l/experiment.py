@@ -885,9 +885,10 @@ class Experiment:
 
     def _save_checkpoint(self, optimizer, next_generation, force=False):
         """Stores the newly evaluated generations into the results log's history and packs
-        them when they are many (`_spill`; a checkpoint stores them all), then saves the optimizer's state and the trajectory
-        (atomically; see `mpil2l.checkpoint`), unless the last checkpoint is too recent for
-        its cost (`CHECKPOINT_COST_RATIO`) and `force` is False."""
+        them when they are many (`_spill`; a checkpoint stores them all), then saves the
+        optimizer's state and the trajectory (atomically; see `mpil2l.checkpoint`), unless
+        the last checkpoint is too recent for its cost (`CHECKPOINT_COST_RATIO`) and `force`
+        is False."""
         if self.results_log is None:
             return
         self._spill()

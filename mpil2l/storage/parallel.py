@@ -198,8 +198,7 @@ class ParallelResultsLog(ResultsLog):
         """
         if not mpi_enabled():
             raise ValueError("the parallel results log needs h5py built with MPI (h5py.get_config().mpi)")
-        comm = open_run_comm(comm)
-        polled_barrier(comm)
+        comm = open_run_comm(comm)  # (its Dup lets no rank go on before all arrived)
         file = h5py.File(path, "r+", driver="mpio", comm=comm)
         log = cls(file, path, comm)
         log._history_n = log._checkpoint_counts().get("history", 0)  # a resumed log has some

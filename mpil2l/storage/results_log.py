@@ -95,11 +95,11 @@ CHECKPOINT_CHUNK = 256 << 10
 HISTORY = "history"  # /checkpoint/history
 BUFFER_STRING_BYTES = 4 << 20  # write buffered rows once their error messages hold this much
 OUTPUT_BUFFER_BYTES = 4 << 20
-LARGE_ATTRIBUTE = 16 << 10
+LARGE_ATTRIBUTE = 16 << 10  # parameter values bigger than this (bytes) become datasets
 COLUMNS_FROM_RECORDS = 16  # (below, one record at a time is as fast: ~2 us each)
 # a status's code from the status itself, its name or its value (see `fields.status_code`)
 _STATUS_CODE_OF = {**{status: int(status) for status in F.StatusType}, **F.STATUS_CODES}
-MAX_NAMED_COLUMNS = 4096  # wider params datasets carry no per-column names attribute  # parameter values bigger than this (bytes) become datasets
+MAX_NAMED_COLUMNS = 4096  # wider params datasets carry no per-column names attribute
 
 
 class ResultsLogError(ValueError):
