@@ -79,3 +79,23 @@ def test_workers_relay_as_batch_tasks_and_evaluate_under_the_usual_policy(tmp_pa
     assert [status for status, _ in runs].count("CRASHED") == 2  # each worker's first child
     assert [cost for status, cost in runs if status == "SUCCESS"] == [[os.SCHED_OTHER, os.SCHED_BATCH]] * 10
     assert report["after"] == [os.SCHED_OTHER] * 3
+
+
+def test_evaluation_processes_get_their_share_of_the_cores_unless_the_user_sized_the_pools(tmp_path):
+    """Without thread settings, every evaluation process's thread pools are sized to its
+    worker's share of the cores (3 ranks on this node, as the launcher tells each rank);
+    one variable set by the user reaches the children alone, the others stay unset."""
+    from mpil2l.isolation import THREAD_VARIABLES, evaluation_threads
+
+    clean = {name: None for name in THREAD_VARIABLES}
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    share = str(evaluation_threads({"MPI_LOCALNRANKS": "3"}, usable, os.cpu_count()))
+    with pytest.MonkeyPatch.context() as mp:
+        for name in THREAD_VARIABLES:
+            mp.delenv(name, raising=False)
+        assert run_case(tmp_path, 3, "threads") == [dict.fromkeys(THREAD_VARIABLES, share)] * 6
+        mp.setenv("OMP_NUM_THREADS", "5")
+        assert run_case(tmp_path, 3, "threads") == [dict(clean, OMP_NUM_THREADS="5")] * 6

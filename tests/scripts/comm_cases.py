@@ -7,6 +7,7 @@ usage: comm_cases.py CASE ROOT OUT_JSON
   scheduler  the submit/collect contract used directly
   limits     the contract with runs that crash, exit, hang and run out of memory
   policies   the scheduling policies of the evaluation processes and of their workers
+  threads    the thread-pool variables the evaluation processes see
 """
 
 import json
@@ -150,9 +151,28 @@ def policies(root):
     return runs and {"runs": runs, "after": after}
 
 
+def thread_settings(_):
+    import os
+
+    from mpil2l.isolation import THREAD_VARIABLES
+
+    return {name: os.environ.get(name) for name in THREAD_VARIABLES}
+
+
+def threads(root):
+    with on_workers(thread_settings) as s:
+        if s is None:
+            return None
+        for i in range(6):
+            s.submit_run(i)
+        return [v.cost for _, v in collect_all(s)]
+
+
 if __name__ == "__main__":
     case, root, out = sys.argv[1:]
-    result = {"twice": twice, "split": split, "scheduler": scheduler, "limits": limits, "policies": policies}[case](root)
+    result = {"twice": twice, "split": split, "scheduler": scheduler, "limits": limits, "policies": policies, "threads": threads}[
+        case
+    ](root)
     if WORLD.Get_rank() == 0:
         with open(out, "w") as f:
             json.dump(result, f)
