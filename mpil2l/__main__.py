@@ -3,6 +3,7 @@
     python -m mpil2l summary results.h5            # facts, statuses, best, generations
     python -m mpil2l export results.h5 [-o x.csv]  # one CSV row per attempt
     python -m mpil2l plot results.h5 [-o x.png]    # best and mean weighted fitness
+    python -m mpil2l repair results.h5             # a parallel log killed while growing it
     python -m mpil2l optimizers [NAME]             # the optimizers, or one optimizer's page
 
 A missing or unreadable file ends with one line on stderr and exit status 2.
@@ -12,8 +13,10 @@ import argparse
 import os
 import sys
 
+import h5py
+
 from .storage import reader
-from .storage.results_log import LogInUseError, ResultsLogError
+from .storage.results_log import LogInUseError, ResultsLogError, repair_truncated
 
 
 def _default_output(path, suffix):
@@ -35,6 +38,22 @@ def _plot(args):
     out = args.output or _default_output(args.file, ".png")
     reader.plot(args.file, out)
     print(f"wrote {out}")
+
+
+def _repair(args):
+    size = os.path.getsize(args.file)
+    if repair_truncated(args.file):
+        added = os.path.getsize(args.file) - size
+        print(f"extended {args.file} by {added} byte(s) of zeros to the end HDF5 recorded; it reads as a whole log again")
+        return
+    try:
+        h5py.File(args.file, "r", locking=False).close()
+    except OSError as exc:
+        raise ResultsLogError(
+            f"{args.file!r} is not repaired and left byte for byte as it was: only a log that a killed "
+            f"parallel run left shorter than HDF5 recorded, with no written data missing, can be ({exc})"
+        ) from None
+    print(f"{args.file} opens as it is: nothing to repair")
 
 
 def _optimizers(args):
@@ -71,6 +90,14 @@ def build_parser():
     plot.add_argument("file", help="the results log")
     plot.add_argument("-o", "--output", help="the PNG file (default: FILE with .png)")
     plot.set_defaults(run=_plot)
+
+    repair = commands.add_parser(
+        "repair",
+        help="make readable a parallel log that a killed job left shorter than HDF5 recorded "
+        "(anything else is left as it is)",
+    )
+    repair.add_argument("file", help="the results log")
+    repair.set_defaults(run=_repair)
 
     optimizers = commands.add_parser(
         "optimizers", help="list the optimizers, or print one optimizer's page (algorithm, parameters, defaults)"

@@ -261,8 +261,9 @@ def test_a_log_killed_while_growing_is_extended_and_one_missing_data_is_left_alo
     unwritten = len(data) - len(data.rstrip(b"\0"))
     assert unwritten > 1000
     os.truncate(path, len(data) - unwritten // 2)
-    with pytest.raises(ResultsLogError, match="truncated or corrupt"):
+    with pytest.raises(ResultsLogError, match="truncated or corrupt") as refused:
         read_attempts(path)
+    assert f"python -m mpil2l repair {path}" in str(refused.value)  # the way out, named
     assert repair_truncated(path) and path.read_bytes() == data
     assert read_attempts(path)["ind_idx"].tolist() == list(range(10))
     assert not repair_truncated(path)  # whole: nothing to do
@@ -278,6 +279,39 @@ def test_a_log_killed_while_growing_is_extended_and_one_missing_data_is_left_alo
     foreign = tmp_path / "foreign.h5"
     foreign.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
     assert not repair_truncated(foreign) and foreign.read_bytes() == b"\x89HDF\r\n\x1a\n" + b"\0" * 100
+
+
+def test_cli_repair(tmp_path, capsys):
+    """`python -m mpil2l repair` extends a parallel log left short by a kill, says that a whole
+    log needs nothing, and refuses anything else with the file left as it was."""
+    path = tmp_path / "results.h5"
+    log = ResultsLog.create(str(path), 1, SPEC, for_parallel=True)
+    log.append_attempts([record(0, i) for i in range(10)], [VECTOR] * 10)
+    log.save_checkpoint(b"state", generation=0)
+    log.reserve(100_000)
+    log.flush()
+    log._file.close()
+    data = path.read_bytes()
+    os.truncate(path, len(data) - 1000)
+    assert cli(["summary", str(path)]) == 2
+    assert f"python -m mpil2l repair {path}" in capsys.readouterr().err
+    assert cli(["repair", str(path)]) == 0
+    assert capsys.readouterr().out == f"extended {path} by 1000 byte(s) of zeros to the end HDF5 recorded; it reads as a whole log again\n"
+    assert path.read_bytes() == data and cli(["summary", str(path)]) == 0
+    capsys.readouterr()
+    assert cli(["repair", str(path)]) == 0
+    assert capsys.readouterr().out == f"{path} opens as it is: nothing to repair\n"
+
+    with new_log(tmp_path, "whole.h5") as log:  # written data missing: no repair
+        log.append_attempts([record(0, i) for i in range(300)], [VECTOR] * 300)
+    part = tmp_path / "part.h5"
+    part.write_bytes((tmp_path / "whole.h5").read_bytes()[:3000])
+    before = part.read_bytes()
+    for target, message in [(part, "left byte for byte as it was"), (tmp_path / "nope.h5", "No such file")]:
+        assert cli(["repair", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("python -m mpil2l repair: error: ") and message in err and err.count("\n") == 1
+    assert part.read_bytes() == before
 
 
 def test_a_bad_record_in_a_long_batch_is_named(tmp_path):

@@ -129,6 +129,10 @@ def _has_hdf5_signature(path):
     return False
 
 
+# HDF5's refusal of a file shorter than the end it recorded
+_TRUNCATED = re.compile(r"truncated file: eof = (\d+), sblock->base_addr = \d+, stored_eof = (\d+)")
+
+
 def open_hdf5(path, mode, locking=None):
     """Opens `path` with h5py, translating failures into errors that name the file.
 
@@ -169,8 +173,14 @@ def open_hdf5(path, mode, locking=None):
         if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise type(exc)(exc.errno, f"cannot open results log {path!r}: {exc.strerror or message}") from None
         reason = message.split("(", 1)[-1].rstrip(")") if "(" in message else message
+        hint = ""
+        if _TRUNCATED.search(message):
+            hint = (
+                "; if a run with the parallel results log was killed while writing it, "
+                f"`python -m mpil2l repair {path}` may make it readable (resuming the run does that itself)"
+            )
         raise ResultsLogError(
-            f"{path!r} cannot be opened as HDF5: it is truncated or corrupt ({reason})"
+            f"{path!r} cannot be opened as HDF5: it is truncated or corrupt ({reason}){hint}"
         ) from None
 
 
@@ -597,8 +607,6 @@ def has_parallel_layout(file):
     return file["attempts/generation"].id.get_create_plist().get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
 
 
-# HDF5's refusal of a file shorter than the end it recorded
-_TRUNCATED = re.compile(r"truncated file: eof = (\d+), sblock->base_addr = \d+, stored_eof = (\d+)")
 MAX_MISSING_BYTES = 256 << 20
 
 
