@@ -281,6 +281,24 @@ def test_a_log_killed_while_growing_is_extended_and_one_missing_data_is_left_alo
     assert not repair_truncated(foreign) and foreign.read_bytes() == b"\x89HDF\r\n\x1a\n" + b"\0" * 100
 
 
+def test_a_log_missing_metadata_is_not_repaired(tmp_path):
+    """A job killed inside HDF5's own flush can leave metadata unwritten past the end of the
+    file: zeros there would not make it a log again, so it is left as it was."""
+    path = tmp_path / "results.h5"
+    log = ResultsLog.create(str(path), 1, SPEC, for_parallel=True)
+    log.append_attempts([record(0, i) for i in range(10)], [VECTOR] * 10)
+    log.save_checkpoint(b"state", generation=0)
+    log.flush()
+    log.append_outputs(3, {"trace": np.arange(5.0)})
+    log.flush()
+    log._file.close()
+    with h5py.File(path, "r") as f:
+        header = h5py.h5o.get_info(f["outputs/trace"].id).addr
+    data = path.read_bytes()
+    os.truncate(path, header)  # the output's metadata and everything after it never written
+    assert not repair_truncated(path) and path.read_bytes() == data[:header]
+
+
 def test_cli_repair(tmp_path, capsys):
     """`python -m mpil2l repair` extends a parallel log left short by a kill, says that a whole
     log needs nothing, and refuses anything else with the file left as it was."""

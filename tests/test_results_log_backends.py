@@ -3,6 +3,8 @@
 rank; skipped where h5py has no MPI, run by `make test-parallel`). The files must read
 back the same. Multi-rank runs are in test_results_log_mpi.py."""
 
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -130,6 +132,48 @@ def test_checkpoint_round_trip(tmp_path, backend):
     finish(log).close()
     assert read_checkpoint(path) == b"second"
     check_fill_values(path, backend, "checkpoint", parallel_fills=True)
+
+
+def allocated_end(file):
+    """The end, as a file offset, of every chunk allocated in `file`."""
+    ends = [0]
+
+    def visit(_, obj):
+        if isinstance(obj, h5py.Dataset) and obj.chunks:
+            for i in range(obj.id.get_num_chunks()):
+                info = obj.id.get_chunk_info(i)
+                ends.append(info.byte_offset + info.size)
+
+    file.visititems(visit)
+    return max(ends)
+
+
+@needs_parallel
+def test_the_parallel_file_covers_its_allocations_before_hdf5_records_them(tmp_path, monkeypatch):
+    """Growing a table under parallel HDF5 allocates chunks that nothing writes until rows
+    arrive (no fill values), and HDF5 records the new end of the file at its next flush: by
+    then the file must be that long, or a job killed in between leaves a file HDF5 refuses
+    as truncated. Every flush finds the file covering every allocated chunk."""
+    path = tmp_path / "results.h5"
+    log = open_log(path, "parallel")
+    seen = []
+    flush = h5py.File.flush
+
+    def checked_flush(file):
+        seen.append((os.path.getsize(path), allocated_end(file)))
+        flush(file)
+
+    monkeypatch.setattr(h5py.File, "flush", checked_flush)
+    for g in range(4):
+        n = 30_000 * (g + 1)  # rows beyond the capacity: the tables grow, a little of them is written
+        log.append_attempts([record(g, i) for i in range(n)], [VECTOR + i for i in range(n)])
+        log.flush()
+        log.save_checkpoint(bytes(300_000 * (g + 1)), generation=g)
+    monkeypatch.undo()
+    assert len(seen) > 8 and all(size >= end for size, end in seen), seen
+    assert seen[-1][1] > seen[0][1]  # it did grow
+    finish(log).close()
+    assert len(read_attempts(path)["generation"]) == 300_000
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -12,9 +12,10 @@ Who writes what:
 * `flush` (between generations, while no run is pending) is one collective step with an
   agreed plan that rank 0 computes and hands to every worker (`Scheduler.sync_workers`,
   arriving in the workers' `on_sync`): create the output groups that appeared, resize the
-  datasets that must grow (identical calls on every rank), then independent writes (rank 0
-  its rows and the index, each rank the values of its own outputs at the offsets rank 0
-  assigned), a barrier, the row-count attributes, and HDF5's flush;
+  datasets that must grow (identical calls on every rank; rank 0 then makes the file as
+  long as the new chunks, `_cover`), then independent writes (rank 0 its rows and the
+  index, each rank the values of its own outputs at the offsets rank 0 assigned), a
+  barrier, the row-count attributes, and HDF5's flush;
 * `save_checkpoint` and `append_checkpoint_history` are collective steps too (rank 0
   writes the bytes, every rank creates and resizes the datasets and writes the attributes);
 * `close` is the same step as a flush, then the file is closed on every rank, after the
@@ -31,8 +32,10 @@ HDF5, so capacities grow by half their size at most (the file holds up to a thir
 unused rows until `finish_serially` trims it).
 """
 
+import itertools
 import json
 import math
+import os
 import zlib
 
 import h5py
@@ -135,6 +138,19 @@ class _CollectiveTable(_Table):
         if total < self.n_rows + self.n_held:
             raise ValueError("the parallel results log cannot forget rows it has passed on")
         super().forget_from(total - self.n_held)  # only buffered rows go
+
+
+def _allocated_end(ds, before):
+    """The end, as a file offset, of the chunks of `ds` that hold its elements from `before`
+    on (0 if none is allocated)."""
+    end = 0
+    steps = [range(0, n, c) for n, c in zip(ds.shape, ds.chunks)]
+    steps[0] = range(before // ds.chunks[0] * ds.chunks[0], ds.shape[0], ds.chunks[0])
+    for coord in itertools.product(*steps):
+        info = ds.id.get_chunk_info_by_coord(coord)
+        if info.byte_offset is not None:
+            end = max(end, info.byte_offset + info.size)
+    return end
 
 
 def _dataset_plan(datasets, needed, chunk):
@@ -336,8 +352,12 @@ class ParallelResultsLog(ResultsLog):
         for name, dtype, ndim in plan["create"]:
             self._outputs[name] = _Ragged.create(file["outputs"], name, np.dtype(dtype), ndim)
             self._created.add(name)
+        grown = []
         for path, length in plan["resize"]:
-            file[path].resize(length, axis=0)
+            ds = file[path]
+            grown.append((ds, ds.shape[0]))
+            ds.resize(length, axis=0)
+        self._cover(grown)
         if self.rank == 0:
             self._write_rows()
         for name, start, seqs in plan["writes"].get(self.rank, ()):
@@ -363,6 +383,19 @@ class ParallelResultsLog(ResultsLog):
             self.comm.Free()
         else:
             file.flush()
+
+    def _cover(self, grown):
+        """Rank 0, right after datasets grew (``[(dataset, length before)]``): makes the file
+        at least as long as the chunks that growing allocated. Parallel HDF5 allocates them
+        at once, and the tables write no fill values there (`_Table.create`), so
+        nothing is written there until rows arrive; a job killed after HDF5 recorded the new
+        end of the file and before that would leave a file that HDF5 refuses as truncated
+        (the other datasets' fill values extend the file as they grow)."""
+        if self.rank != 0:
+            return
+        end = max((_allocated_end(ds, before) for ds, before in grown), default=0)
+        if end > os.path.getsize(self.path):
+            os.truncate(self.path, end)  # a hole: reads as zeros, takes no disk
 
     def _write_checkpoint(self, slot, n, attrs):
         group = self._file["checkpoint"]
