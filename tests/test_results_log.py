@@ -246,17 +246,28 @@ def test_rows_rolled_back_lose_their_error_texts(tmp_path):
     assert read_attempts(path)["error"].tolist() == [""] * 8
 
 
+def killed_parallel_writer(path, reserve=0, outputs=None):
+    """A log laid out for the parallel backend as a killed writer leaves it (not trimmed):
+    10 attempts and a checkpoint; `reserve` rows allocated at the end of the file and never
+    written; `outputs` of attempt 3."""
+    log = ResultsLog.create(str(path), 1, SPEC, for_parallel=True)
+    log.append_attempts([record(0, i) for i in range(10)], [VECTOR] * 10)
+    log.save_checkpoint(b"state", generation=0)
+    if reserve:
+        log.reserve(reserve)
+    log.flush()
+    if outputs:
+        log.append_outputs(3, outputs)
+        log.flush()
+    log._file.close()
+    return path
+
+
 def test_a_log_killed_while_growing_is_extended_and_one_missing_data_is_left_alone(tmp_path):
     """The parallel backend grows datasets collectively; a job killed before anything is
     written at the new end leaves the file shorter than HDF5 recorded. Resuming extends it
     (zeros where nothing was written); a file that lacks written data is left as it was."""
-    path = tmp_path / "results.h5"
-    log = ResultsLog.create(str(path), 1, SPEC, for_parallel=True)
-    log.append_attempts([record(0, i) for i in range(10)], [VECTOR] * 10)
-    log.save_checkpoint(b"state", generation=0)
-    log.reserve(100_000)  # allocated at the end of the file, never written
-    log.flush()
-    log._file.close()  # as a killed writer leaves it: not trimmed
+    path = killed_parallel_writer(tmp_path / "results.h5", reserve=100_000)
     data = path.read_bytes()
     unwritten = len(data) - len(data.rstrip(b"\0"))
     assert unwritten > 1000
@@ -284,14 +295,7 @@ def test_a_log_killed_while_growing_is_extended_and_one_missing_data_is_left_alo
 def test_a_log_missing_metadata_is_not_repaired(tmp_path):
     """A job killed inside HDF5's own flush can leave metadata unwritten past the end of the
     file: zeros there would not make it a log again, so it is left as it was."""
-    path = tmp_path / "results.h5"
-    log = ResultsLog.create(str(path), 1, SPEC, for_parallel=True)
-    log.append_attempts([record(0, i) for i in range(10)], [VECTOR] * 10)
-    log.save_checkpoint(b"state", generation=0)
-    log.flush()
-    log.append_outputs(3, {"trace": np.arange(5.0)})
-    log.flush()
-    log._file.close()
+    path = killed_parallel_writer(tmp_path / "results.h5", outputs={"trace": np.arange(5.0)})
     with h5py.File(path, "r") as f:
         header = h5py.h5o.get_info(f["outputs/trace"].id).addr
     data = path.read_bytes()
@@ -302,13 +306,7 @@ def test_a_log_missing_metadata_is_not_repaired(tmp_path):
 def test_cli_repair(tmp_path, capsys):
     """`python -m mpil2l repair` extends a parallel log left short by a kill, says that a whole
     log needs nothing, and refuses anything else with the file left as it was."""
-    path = tmp_path / "results.h5"
-    log = ResultsLog.create(str(path), 1, SPEC, for_parallel=True)
-    log.append_attempts([record(0, i) for i in range(10)], [VECTOR] * 10)
-    log.save_checkpoint(b"state", generation=0)
-    log.reserve(100_000)
-    log.flush()
-    log._file.close()
+    path = killed_parallel_writer(tmp_path / "results.h5", reserve=100_000)
     data = path.read_bytes()
     os.truncate(path, len(data) - 1000)
     assert cli(["summary", str(path)]) == 2
