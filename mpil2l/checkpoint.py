@@ -83,16 +83,17 @@ def store_generations(traj, stored, store):
     Args:
         stored: ``{generation: (offset, length)}`` of the generations already stored;
             updated with the new ones.
-        store: ``store(bytes) -> (offset, length)`` appends a piece to the log's history.
+        store: ``store([bytes]) -> [(offset, length)]`` appends pieces to the log's
+            history (one call for all of them: a collective step with the parallel log).
 
     Returns:
         The evaluated generations, in the trajectory's order.
     """
     history = traj._generation_history()
     evaluated = [g for g in traj.individuals if g in traj.results.all_results]
-    for g in evaluated:
-        if g not in stored:
-            stored[g] = store(history.piece(g))
+    new = [g for g in evaluated if g not in stored]
+    if new:
+        stored.update(zip(new, store([history.piece(g) for g in new])))
     return evaluated
 
 

@@ -847,7 +847,7 @@ class Experiment:
             return
         first = len(self._history)
         try:
-            ckpt.store_generations(self.traj, self._history, self.results_log.append_checkpoint_history)
+            ckpt.store_generations(self.traj, self._history, self.results_log.append_checkpoint_pieces)
         except Exception as exc:  # say, an individual that cannot be pickled
             logger.warning("cannot store the finished generations in the results log (%s: %s); they stay in memory",
                            type(exc).__name__, exc)
@@ -901,7 +901,7 @@ class Experiment:
         first = len(self._history)
         try:
             state = ckpt.resume_state(optimizer, experiment, next_generation)
-            data = ckpt.capture(state, self.traj, self._history, self.results_log.append_checkpoint_history)
+            data = ckpt.capture(state, self.traj, self._history, self.results_log.append_checkpoint_pieces)
         except Exception as exc:  # say, an attribute that cannot be pickled: run on, unsaved
             logger.warning(
                 "cannot checkpoint %s (%s: %s); the run goes on without checkpoints",

@@ -19,7 +19,9 @@ The script relaunches itself under ``mpiexec -n NP`` (the ``mpiexec`` next to
    state per generation, and the difference of the intercepts what a run pays once for
    the log (opening and closing it; collective steps with the parallel backend).
    With the parallel backend each attempt also returns a 100-value output ('trace'),
-   written by the workers, and the 'none' run returns it too (then it is dropped).
+   written by the workers, and the 'none' run returns it too (then it is dropped). The
+   optimizer has the state interface, so the runs with a log also save checkpoints (when
+   due: ``mpil2l.experiment.CHECKPOINT_COST_RATIO``), as runs of mpil2l's optimizers do.
 2. Memory: ``--evaluations`` no-op evaluations (1,000,000; ``--quick``: 100,000) in
    generations of 10,000, rank 0's resident memory (VmRSS, MiB) after a quarter, half and
    all of them, and its peak so far (VmHWM), (b) through the ``Scheduler`` with only the
@@ -100,7 +102,8 @@ def noop(_):
 
 class FixedOptimizer:
     """Every generation holds the same `population` individuals (``x`` = their index);
-    records rank 0's memory after each generation."""
+    records rank 0's memory after each generation. It has the state interface, so that a
+    run with a results log also saves checkpoints, as runs of mpil2l's optimizers do."""
 
     optimizee_fitness_weights = (1.0,)
 
@@ -118,6 +121,12 @@ class FixedOptimizer:
         g = max(traj.individuals) + 1
         if g < self.generations:
             self._expand(traj, g)
+
+    def get_state(self):
+        return {"population": self.population, "generations": self.generations}
+
+    def set_state(self, state):
+        self.population, self.generations = state["population"], state["generations"]
 
     def end(self, traj):
         pass

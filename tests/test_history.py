@@ -189,16 +189,19 @@ def test_checkpoints_store_packed_generations_without_unpacking_them(tmp_path, m
     pack_all(traj)
     traj._generations._cache.clear()
     monkeypatch.setattr("mpil2l.history.unpack_generation", lambda piece: pytest.fail("a generation was unpacked"))
-    pieces, stored = [], {}
+    pieces, stored, calls = [], {}, []
 
-    def store(piece):
-        pieces.append(piece)
-        return len(pieces) - 1, len(piece)
+    def store(new):
+        calls.append(len(new))
+        pieces.extend(new)
+        return [(len(pieces) - len(new) + i, len(piece)) for i, piece in enumerate(new)]
 
     state = {"format": ckpt.FORMAT, "version": ckpt.VERSION, "next_generation": 4}
     data = ckpt.capture(state, traj, stored, store)
     assert sorted(stored) == [0, 1, 2, 3] and pieces[0] == traj._generations._pieces[0]
+    assert stored[3] == (3, len(pieces[3]))
     assert ckpt.capture(state, traj, stored, store) and len(pieces) == 4  # each stored once
+    assert calls == [4]  # in one call: one collective step with the parallel log
     assert list(traj.individuals) == list(range(5))  # the trajectory is whole again
     monkeypatch.undo()
     payload = ckpt.load(data, "test")

@@ -134,6 +134,27 @@ def test_checkpoint_round_trip(tmp_path, backend):
     check_fill_values(path, backend, "checkpoint", parallel_fills=True)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_history_pieces_in_one_step(tmp_path, backend, monkeypatch):
+    path = tmp_path / "results.h5"
+    log = open_log(path, backend)
+    first = log.append_checkpoint_history(b"a" * 10)
+    steps = []
+    if backend == "parallel":
+        run = ParallelResultsLog._run
+        monkeypatch.setattr(ParallelResultsLog, "_run", lambda self, op, plan: (steps.append(op), run(self, op, plan)))
+    pieces = [b"b" * 70_000, b"", memoryview(b"c" * 5)]  # (a spill: several generations at once)
+    refs = log.append_checkpoint_pieces(pieces)
+    assert first == (0, 10) and refs == [(10, 70_000), (70_010, 0), (70_010, 5)]
+    assert steps == (["history"] if backend == "parallel" else [])
+    assert [log.read_checkpoint_history(*ref) for ref in refs] == [bytes(piece) for piece in pieces]
+    assert log.append_checkpoint_pieces([]) == [] and steps == (["history"] if backend == "parallel" else [])
+    log.save_checkpoint(b"refers to them", generation=0)
+    finish(log).close()
+    with h5py.File(path, "r") as f:
+        assert bytes(f["checkpoint/history"][70_010:70_015]) == b"ccccc"
+
+
 def allocated_end(file):
     """The end, as a file offset, of every chunk allocated in `file`."""
     ends = [0]

@@ -16,7 +16,7 @@ Who writes what:
   long as the new chunks, `_cover`), then independent writes (rank 0 its rows and the
   index, each rank the values of its own outputs at the offsets rank 0 assigned), a
   barrier, the row-count attributes, and HDF5's flush;
-* `save_checkpoint` and `append_checkpoint_history` are collective steps too (rank 0
+* `save_checkpoint` and `append_checkpoint_pieces` are collective steps too (rank 0
   writes the bytes, every rank creates and resizes the datasets and writes the attributes);
 * `close` is the same step as a flush, then the file is closed on every rank, after the
   workers have left their serve loop; rank 0 then reopens it on its own
@@ -50,6 +50,7 @@ from .results_log import (
     _grown_capacity,
     _checkpoint_slot,
     _history_dataset,
+    _joined,
     _next_slot,
     _now,
     _Ragged,
@@ -313,13 +314,15 @@ class ParallelResultsLog(ResultsLog):
         self._data = data
         self._start("checkpoint", {"slot": slot, "n": len(data), "attrs": attrs})
 
-    def append_checkpoint_history(self, data):
-        """Collective: appends a piece the next checkpoints refer to (rank 0 writes it)."""
+    def append_checkpoint_pieces(self, pieces):
+        """Collective: appends pieces the next checkpoints refer to, in one step (rank 0
+        writes them)."""
         self._check_open()
-        self._data = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
-        offset, length = self._history_n, int(self._data.size)
-        self._start("history", {"end": offset + length})  # (which drops self._data)
-        return offset, length
+        if not pieces:
+            return []
+        self._data, refs = _joined(pieces, self._history_n)
+        self._start("history", {"end": self._history_n + int(self._data.size)})  # (which drops self._data)
+        return refs
 
     def load_checkpoint(self):
         self._check_open()

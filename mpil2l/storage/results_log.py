@@ -556,6 +556,16 @@ def _next_slot(group):
     return 0 if current < 0 else 1 - current
 
 
+def _joined(pieces, offset):
+    """`pieces` (bytes-like) side by side in one uint8 array, and where each lies once the
+    array is stored from `offset` on: ``[(offset, length)]``."""
+    arrays = [np.frombuffer(memoryview(piece).cast("B"), dtype=np.uint8) for piece in pieces]
+    ends = offset + np.cumsum([a.size for a in arrays], dtype=np.int64)
+    refs = [(int(end) - a.size, a.size) for end, a in zip(ends, arrays)]
+    data = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+    return data, refs
+
+
 def _history_dataset(group, n):
     """/checkpoint/history, created or grown to hold `n` bytes."""
     if HISTORY not in group:
@@ -1443,14 +1453,21 @@ class ResultsLog(BaseResultsLog):
         """Appends a piece that the next checkpoints refer to (say, one finished generation
         of the trajectory) and returns its ``(offset, length)`` for `read_checkpoint_history`.
         It becomes durable with the next `save_checkpoint`."""
+        return self.append_checkpoint_pieces([data])[0]
+
+    def append_checkpoint_pieces(self, pieces):
+        """`append_checkpoint_history` of several pieces in one write; returns their
+        ``(offset, length)``."""
         self._check_open()
-        data = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
-        offset, end = self._history_n, self._history_n + data.size
+        if not pieces:
+            return []
+        data, refs = _joined(pieces, self._history_n)
+        end = self._history_n + data.size
         ds = _history_dataset(self._file["checkpoint"], end)
         if data.size:
-            ds[offset:end] = data
+            ds[self._history_n : end] = data
         self._history_n = end
-        return offset, int(data.size)
+        return refs
 
     def read_checkpoint_history(self, offset, length):
         """The bytes of a piece `append_checkpoint_history` stored."""
