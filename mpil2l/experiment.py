@@ -349,13 +349,14 @@ class Experiment:
                     self._open_results_log(weights)
                 self._run_started = True
                 self._run_generations(scheduler, optimizer)
-                if self.results_log is not None:
-                    self.results_log.flush()  # the parallel log flushes generations only when due
+                if self.results_log is not None and not parallel:  # (the parallel log's close flushes)
+                    self.results_log.flush()
         except BaseException as exc:
             self._abort_run(scheduler, exc)
         scheduler.shutdown()
         if parallel:
             self._end_parallel_log()
+            self._save_last_checkpoint(optimizer)  # serially: no collective step
 
     def _start_scheduler(self, optimizee, weights):
         """Rank 0: the workers' target (`Simulation`) and the `Scheduler` with the runner
@@ -442,9 +443,10 @@ class Experiment:
             traj.results.f_add_result_group("attempts")
         pending = [g for g in traj.individuals if g not in evaluated]
         g = first = min(pending) if pending else None
-        self._next_generation = self._checkpointed = first
-        if first is not None and (self._resume is None or self._resume.log_path is None):
+        self._next_generation = first
+        if first is not None and self._checkpointed != first and (self._resume is None or self._resume.log_path is None):
             self._save_checkpoint(optimizer, first, force=True)  # a resumed log already holds this one
+        self._checkpointed = first
         started = time.monotonic()
         while g in traj.individuals and (n_iteration is None or g < n_iteration):
             if g > first and self.time_limit is not None and time.monotonic() - started > self.time_limit:
@@ -468,8 +470,13 @@ class Experiment:
                 self._log_finished_generation()  # its flush is collective: before the workers get busy
             g += 1
         self._log_finished_generation()
-        if g is not None and self._checkpointed != g:
-            self._save_checkpoint(optimizer, g, force=True)
+        if not isinstance(self.results_log, ParallelResultsLog):
+            self._save_last_checkpoint(optimizer)
+
+    def _save_last_checkpoint(self, optimizer):
+        """The checkpoint after the last generation run, unless the last one saved is that."""
+        if self._next_generation is not None and self._checkpointed != self._next_generation:
+            self._save_checkpoint(optimizer, self._next_generation, force=True)
 
     def _evaluate_generation(self, scheduler, g, individuals, reused=()):
         """Evaluates one generation, retrying failed individuals; returns the results in
@@ -647,6 +654,8 @@ class Experiment:
                 pending = [g for g in self.traj.individuals if g not in self.traj.results.all_results]
                 if pending:
                     self.results_log.reserve(PARALLEL_RESERVE * len(self.traj.individuals[min(pending)]))
+                    if resume is None:  # the first checkpoint, serially: no collective step
+                        self._save_checkpoint(optimizer, min(pending), force=True)
                 self.results_log.detach()
             path = None if self.results_log is None else self.results_log.path
         except Exception as exc:

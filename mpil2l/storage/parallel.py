@@ -499,6 +499,7 @@ class ParallelResultsLog(ResultsLog):
         if not self.closed:
             raise RuntimeError("finish_serially needs the collective close first")
         log = ResultsLog(open_hdf5(self.path, "r+"), self.path)
+        log._history_n = self._history_n  # (a checkpoint saved now goes on after every piece)
         errors, self._errors = self._errors, {}
         if errors:
             rows = np.fromiter(errors, dtype=np.int64, count=len(errors))
