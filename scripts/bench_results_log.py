@@ -2,7 +2,7 @@
 
 Reproduce (from the repository root)::
 
-    .venv/bin/python scripts/bench_results_log.py --np 4            # about 3 minutes
+    .venv/bin/python scripts/bench_results_log.py --np 4            # about 4 minutes
     .venv/bin/python scripts/bench_results_log.py --np 4 --quick    # about 40 s
     make test-parallel && LD_LIBRARY_PATH=$PWD/.venv-parallel/mpilib \\
         .venv-parallel/bin/python scripts/bench_results_log.py --np 4   # both backends
@@ -22,6 +22,9 @@ The script relaunches itself under ``mpiexec -n NP`` (the ``mpiexec`` next to
    written by the workers, and the 'none' run returns it too (then it is dropped). The
    optimizer has the state interface, so the runs with a log also save checkpoints (when
    due: ``mpil2l.experiment.CHECKPOINT_COST_RATIO``), as runs of mpil2l's optimizers do.
+   With the parallel backend, one more session flushes the log after every generation
+   instead of when due (``FLUSH_COST_RATIO``): what that cadence would cost (info, not
+   judged).
 2. Memory: ``--evaluations`` no-op evaluations (1,000,000; ``--quick``: 100,000) in
    generations of 10,000, rank 0's resident memory (VmRSS, MiB) after a quarter, half and
    all of them, and its peak so far (VmHWM), (b) through the ``Scheduler`` with only the
@@ -32,6 +35,7 @@ The script relaunches itself under ``mpiexec -n NP`` (the ``mpiexec`` next to
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -46,6 +50,7 @@ MEMORY_GENERATION = 10_000
 FLOOR_SLOWDOWN = 1.05
 FLOOR_MEMORY_MIB = 300
 LONG_FACTOR = 3  # section 1 also runs this many times more generations: the steady state
+EVERY_GENERATION = "parallel-every-generation"  # section 1: the parallel log, flushed after every generation
 
 
 def parse_args():
@@ -167,43 +172,64 @@ def run_experiment(comm, root, name, backend, optimizee, population, generations
     return elapsed, optimizer
 
 
-def section_throughput(comm, root, args, backends):
-    """{(backend, generations): [seconds per session]} for 'none' and each backend, with
-    ``--generations`` and `LONG_FACTOR` times as many, alternating."""
+@contextlib.contextmanager
+def flush_cadence(session):
+    """The Experiment's flush cadence during a session: its own (flushes when due), or, for
+    `EVERY_GENERATION`, a flush after every generation whatever it costs."""
+    from mpil2l import experiment
+
+    saved = experiment.FLUSH_COST_RATIO, experiment.MIN_FLUSH_INTERVAL
+    if session == EVERY_GENERATION:
+        experiment.FLUSH_COST_RATIO = experiment.MIN_FLUSH_INTERVAL = 0
+    try:
+        yield
+    finally:
+        experiment.FLUSH_COST_RATIO, experiment.MIN_FLUSH_INTERVAL = saved
+
+
+def section_throughput(comm, root, args, sessions):
+    """{(session, generations): [seconds]} for 'none' and each of `sessions` (a backend, or
+    `EVERY_GENERATION`), with ``--generations`` and `LONG_FACTOR` times as many, alternating."""
     lengths = (args.generations, LONG_FACTOR * args.generations)
-    times = {(b, g): [] for b in ["none", *backends] for g in lengths}
-    outputs = "parallel" in backends
+    times = {(b, g): [] for b in ["none", *sessions] for g in lengths}
+    outputs = "parallel" in sessions
     for pair in range(args.pairs):
-        order = ["none", *backends] if pair % 2 == 0 else [*backends, "none"]
+        order = ["none", *sessions] if pair % 2 == 0 else [*sessions, "none"]
         for generations in lengths:
-            for backend in order:
-                elapsed, _ = run_experiment(
-                    comm, root, f"tp-{backend}", backend, SleepOptimizee(outputs), args.population, generations
-                )
-                times[(backend, generations)].append(elapsed)
+            for session in order:
+                backend = "parallel" if session == EVERY_GENERATION else session
+                with flush_cadence(session):
+                    elapsed, _ = run_experiment(
+                        comm, root, "tp", backend, SleepOptimizee(outputs), args.population, generations
+                    )
+                times[(session, generations)].append(elapsed)
     return times
 
 
-def throughput_rows(times, backends, args):
-    """Table rows of section 1: per backend, the ratio of whole runs and of the extra
+def throughput_rows(times, sessions, args):
+    """Table rows of section 1: per session, the ratio of whole runs and of the extra
     generations of the long runs (the steady state, without opening and closing the log),
     and what the log adds to a run once (opening, closing: the intercept)."""
     short, long = args.generations, LONG_FACTOR * args.generations
     t = {key: statistics.median(values) for key, values in times.items()}
     per_generation_none = (t[("none", long)] - t[("none", short)]) / (long - short)
     rows = []
-    for backend in backends:
+    for backend in sessions:
         extra = " (+ 100-value output per attempt, written by the workers)" if backend == "parallel" else ""
+        label = f"results_log='{backend}'"
+        if backend == EVERY_GENERATION:
+            label, extra = "results_log='parallel' flushed after every generation (not when due)", ""
+        floor = "info" if backend == EVERY_GENERATION else f"<= {FLOOR_SLOWDOWN}"
         ratio = t[(backend, short)] / t[("none", short)]
         per_generation = (t[(backend, long)] - t[(backend, short)]) / (long - short)
         once = (t[(backend, short)] - short * per_generation) - (t[("none", short)] - short * per_generation_none)
         n = args.population * short
-        rows.append(f"| 1 throughput, results_log='{backend}'{extra}, runs of {short} generations (ind/s) | "
-                    f"{n / t[(backend, short)]:,.0f} | {n / t[('none', short)]:,.0f} | {ratio:.3f} | <= {FLOOR_SLOWDOWN} |")
-        rows.append(f"| 1 steady state, results_log='{backend}': generation {short + 1} to {long} (ms per generation) | "
+        rows.append(f"| 1 throughput, {label}{extra}, runs of {short} generations (ind/s) | "
+                    f"{n / t[(backend, short)]:,.0f} | {n / t[('none', short)]:,.0f} | {ratio:.3f} | {floor} |")
+        rows.append(f"| 1 steady state, {label}: generation {short + 1} to {long} (ms per generation) | "
                     f"{1e3 * per_generation:.1f} | {1e3 * per_generation_none:.1f} | "
-                    f"{per_generation / per_generation_none:.3f} | <= {FLOOR_SLOWDOWN} |")
-        rows.append(f"| 1 once per run, results_log='{backend}': opening and closing the log (s) | {once:.3f} |  |  |  |")
+                    f"{per_generation / per_generation_none:.3f} | {floor} |")
+        rows.append(f"| 1 once per run, {label}: opening and closing the log (s) | {once:.3f} |  |  |  |")
     return rows
 
 
@@ -264,7 +290,8 @@ def main_mpi(args):
     root = tempfile.mkdtemp(prefix="bench-log-") if rank == 0 else None
     root = comm.bcast(root, root=0)
     backends = ["serial"] + (["parallel"] if mpi_enabled() and comm.Get_size() > 1 else [])
-    times = section_throughput(comm, root, args, backends)
+    sessions = backends + ([EVERY_GENERATION] if "parallel" in backends else [])
+    times = section_throughput(comm, root, args, sessions)
     mem_log = section_memory_log_only(comm, root, args)  # first: 2a's peak would hide its own
     mem_experiment = section_memory_experiment(comm, root, args, backends[-1])
     if rank != 0:
@@ -275,7 +302,7 @@ def main_mpi(args):
           f"{args.pairs} alternating sessions each (median wall time of run_experiment)\n")
     print("| measurement | with log | without | ratio (with / without) | floor |")
     print("|---|---:|---:|---:|---:|")
-    for row in throughput_rows(times, backends, args):
+    for row in throughput_rows(times, sessions, args):
         print(row)
     for label, (rss, peak) in (
         (f"2a Experiment with results_log='{backends[-1]}'", mem_experiment),

@@ -116,3 +116,15 @@ def test_parallel_without_mpi_h5py_is_refused_clearly(tmp_path):
     assert proc.returncode != 0
     assert "needs h5py built with MPI" in proc.stderr and "make parallel-venv" in proc.stderr
     assert not path.exists()
+
+
+@needs_parallel
+def test_checkpoints_outgrow_datasets_that_rank_0_created_alone(tmp_path):
+    """A run's first and last checkpoints are saved by rank 0 alone (serial HDF5); the
+    datasets they create or grow must then grow on every rank together under mpio, or the
+    ranks' views of the file part and HDF5's next flush fails on every rank."""
+    path = tmp_path / "results.h5"
+    proc = run_mpi(3, "parallel_log_steps.py", path, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "checkpoints read back: 5000000" in proc.stdout
+    assert not leftover_processes("parallel_log_steps.py")

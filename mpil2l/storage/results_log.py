@@ -566,10 +566,26 @@ def _joined(pieces, offset):
     return data, refs
 
 
+def _checkpoint_bytes(group, name, capacity):
+    """Creates a dataset of checkpoint bytes. In a log laid out for the parallel backend its
+    chunks are allocated as it grows, also when rank 0 creates or grows it alone (a run's
+    first and last checkpoints): parallel HDF5 grows such a dataset on every rank at once,
+    where a chunk left for a write to allocate would be allocated by the writing rank only,
+    and the ranks' views of the file would part (MPI_File_set_size then fails at the next
+    flush)."""
+    kwargs = {}
+    if has_parallel_layout(group.file):
+        kwargs["dcpl"] = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        kwargs["dcpl"].set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    return group.create_dataset(
+        name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES, **kwargs
+    )
+
+
 def _history_dataset(group, n):
     """/checkpoint/history, created or grown to hold `n` bytes."""
     if HISTORY not in group:
-        group.create_dataset(HISTORY, shape=(0,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES)
+        _checkpoint_bytes(group, HISTORY, 0)
     ds = group[HISTORY]
     if n > ds.shape[0]:
         ds.resize(_grown_capacity(ds.shape[0], n, CHECKPOINT_CHUNK), axis=0)
@@ -580,10 +596,7 @@ def _checkpoint_slot(group, slot, n):
     """The dataset of checkpoint `slot`, created or grown (whole chunks) to hold `n` bytes."""
     name = f"slot{slot}"
     if name not in group:
-        capacity = max(CHECKPOINT_CHUNK, -(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK)
-        return group.create_dataset(
-            name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES
-        )
+        return _checkpoint_bytes(group, name, max(CHECKPOINT_CHUNK, -(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK))
     ds = group[name]
     if n > ds.shape[0]:
         ds.resize(-(-n // CHECKPOINT_CHUNK) * CHECKPOINT_CHUNK, axis=0)
