@@ -349,8 +349,10 @@ class Experiment:
                     self._open_results_log(weights)
                 self._run_started = True
                 self._run_generations(scheduler, optimizer)
-                if self.results_log is not None and not parallel:  # (the parallel log's close flushes)
-                    self.results_log.flush()
+                if not parallel:  # (the parallel log: after its collective close, which flushes it)
+                    if self.results_log is not None:
+                        self.results_log.flush()
+                    self._save_last_checkpoint(optimizer)
         except BaseException as exc:
             self._abort_run(scheduler, exc)
         scheduler.shutdown()
@@ -470,8 +472,6 @@ class Experiment:
                 self._log_finished_generation()  # its flush is collective: before the workers get busy
             g += 1
         self._log_finished_generation()
-        if not isinstance(self.results_log, ParallelResultsLog):
-            self._save_last_checkpoint(optimizer)
 
     def _save_last_checkpoint(self, optimizer):
         """The checkpoint after the last generation run, unless the last one saved is that."""
