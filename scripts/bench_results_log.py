@@ -214,18 +214,18 @@ def throughput_rows(times, sessions, args):
     t = {key: statistics.median(values) for key, values in times.items()}
     per_generation_none = (t[("none", long)] - t[("none", short)]) / (long - short)
     rows = []
-    for backend in sessions:
-        extra = " (+ 100-value output per attempt, written by the workers)" if backend == "parallel" else ""
-        label = f"results_log='{backend}'"
-        if backend == EVERY_GENERATION:
+    for session in sessions:
+        extra = " (+ 100-value output per attempt, written by the workers)" if session == "parallel" else ""
+        label = f"results_log='{session}'"
+        if session == EVERY_GENERATION:
             label, extra = "results_log='parallel' flushed after every generation (not when due)", ""
-        floor = "info" if backend == EVERY_GENERATION else f"<= {FLOOR_SLOWDOWN}"
-        ratio = t[(backend, short)] / t[("none", short)]
-        per_generation = (t[(backend, long)] - t[(backend, short)]) / (long - short)
-        once = (t[(backend, short)] - short * per_generation) - (t[("none", short)] - short * per_generation_none)
+        floor = "info" if session == EVERY_GENERATION else f"<= {FLOOR_SLOWDOWN}"
+        ratio = t[(session, short)] / t[("none", short)]
+        per_generation = (t[(session, long)] - t[(session, short)]) / (long - short)
+        once = (t[(session, short)] - short * per_generation) - (t[("none", short)] - short * per_generation_none)
         n = args.population * short
         rows.append(f"| 1 throughput, {label}{extra}, runs of {short} generations (ind/s) | "
-                    f"{n / t[(backend, short)]:,.0f} | {n / t[('none', short)]:,.0f} | {ratio:.3f} | {floor} |")
+                    f"{n / t[(session, short)]:,.0f} | {n / t[('none', short)]:,.0f} | {ratio:.3f} | {floor} |")
         rows.append(f"| 1 steady state, {label}: generation {short + 1} to {long} (ms per generation) | "
                     f"{1e3 * per_generation:.1f} | {1e3 * per_generation_none:.1f} | "
                     f"{per_generation / per_generation_none:.3f} | {floor} |")
