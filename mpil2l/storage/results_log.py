@@ -326,8 +326,7 @@ class _Table:
                 # fill values: without them, SIGKILLs right after a checkpoint landed inside
                 # HDF5's flush and left object headers unwritten (2 of 112 in
                 # test_resume_mpi, 0 of 80 with them)
-                kwargs["dcpl"] = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-                kwargs["dcpl"].set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+                kwargs["dcpl"] = _early_allocation()
                 kwargs["fill_time"] = "never"
             ds = group.create_dataset(
                 c.name,
@@ -573,10 +572,7 @@ def _checkpoint_bytes(group, name, capacity):
     where a chunk left for a write to allocate would be allocated by the writing rank only,
     and the ranks' views of the file would part (MPI_File_set_size then fails at the next
     flush)."""
-    kwargs = {}
-    if has_parallel_layout(group.file):
-        kwargs["dcpl"] = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-        kwargs["dcpl"].set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    kwargs = {"dcpl": _early_allocation()} if has_parallel_layout(group.file) else {}
     return group.create_dataset(
         name, shape=(capacity,), maxshape=(None,), chunks=(CHECKPOINT_CHUNK,), dtype=F.CHECKPOINT_BYTES, **kwargs
     )
@@ -627,6 +623,14 @@ def load_checkpoint_slots(group, path):
                 logger.warning("%s: the current checkpoint is damaged; using the previous one", path)
             return data, dict(ds.attrs)
     raise ResultsLogError(f"{path!r}: no checkpoint slot passes its CRC check; the checkpoint is corrupt")
+
+
+def _early_allocation():
+    """Creation properties of a dataset whose chunks are allocated as it grows, not when
+    first written: what writes from single ranks under parallel HDF5 need."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    return dcpl
 
 
 def has_parallel_layout(file):
