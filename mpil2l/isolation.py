@@ -295,11 +295,16 @@ class _Channel:
         self.flush()
 
     def flush(self):
-        """Writes as much of ``outbox`` as the pipe takes."""
+        """Writes as much of ``outbox`` as the pipe takes. If the other end is gone, what
+        it would have read is dropped: its end of the other pipe then reads as closed, and
+        the worker replaces a dead child with one that gets every run not yet finished."""
         while self.outbox:
             try:
                 written = os.write(self.write_fd, self.outbox)
             except BlockingIOError:
+                return
+            except BrokenPipeError:
+                self.outbox.clear()
                 return
             del self.outbox[:written]
 
