@@ -53,7 +53,7 @@ PBIN     := $(PVENV)/bin
 PLIB     := $(abspath $(PVENV))/mpilib
 PENV     := LD_LIBRARY_PATH="$(PLIB)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" PATH="$(abspath $(PBIN)):$$PATH"
 APT_HDF5 ?= libhdf5-mpich-dev
-PARALLEL_TESTS ?= tests/test_results_log.py tests/test_results_log_backends.py tests/test_results_log_mpi.py tests/test_resume_mpi.py tests/test_history_mpi.py
+PARALLEL_TESTS ?= tests/storage tests/experiment/test_resume_mpi.py tests/experiment/test_history_mpi.py
 
 parallel-venv: $(PVENV)/.installed
 
@@ -82,3 +82,7 @@ bench-results-log: venv
 
 clean:
 	rm -rf $(VENV) $(L2L_VENV) $(PVENV) demo-results *.egg-info
+
+.PHONY: docs
+docs: venv
+	$(BIN)/python scripts/make_docs.py

@@ -33,13 +33,19 @@ def main():
     optimizee = FunctionGeneratorOptimizee(traj, function, seed=100)
     if args.random:
         low, high = optimizee.bound
-        optimizer = AsyncRandomSearch(optimizee.create_individual, (-1.0,),
-                                      AsyncRandomSearchParameters(seed=0, lower=low, upper=high),
-                                      optimizee.bounding_func)
+        optimizer = AsyncRandomSearch(
+            optimizee.create_individual,
+            (-1.0,),
+            AsyncRandomSearchParameters(seed=0, lower=low, upper=high),
+            optimizee.bounding_func,
+        )
     else:
-        optimizer = SteadyStateOptimizer(optimizee.create_individual, (-1.0,),
-                                         SteadyStateParameters(seed=0, pop_size=32, mut_par=0.5),
-                                         optimizee.bounding_func)
+        optimizer = SteadyStateOptimizer(
+            optimizee.create_individual,
+            (-1.0,),
+            SteadyStateParameters(seed=0, pop_size=32, mut_par=0.5),
+            optimizee.bounding_func,
+        )
     experiment.run_experiment(optimizer=optimizer, optimizee=optimizee, budget=args.budget)
     experiment.end_experiment(optimizer)
 

@@ -43,7 +43,9 @@ def main():
         parameters=parameters,
         optimizee_bounding_func=optimizee.bounding_func,
     )
-    experiment.run_experiment(optimizer=optimizer, optimizee=optimizee, optimizer_parameters=parameters)
+    experiment.run_experiment(
+        optimizer=optimizer, optimizee=optimizee, optimizer_parameters=parameters
+    )
     experiment.end_experiment(optimizer)
 
 

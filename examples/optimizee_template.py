@@ -40,7 +40,11 @@ Args:
 """
 
 # The search box of each parameter: (low, high).
-BOUNDS = {"frequency": (0.1, 5.0), "damping": (0.0, 2.0), "shape": ((0.1, -math.pi), (3.0, math.pi))}
+BOUNDS = {
+    "frequency": (0.1, 5.0),
+    "damping": (0.0, 2.0),
+    "shape": ((0.1, -math.pi), (3.0, math.pi)),
+}
 
 
 class DampedOscillatorOptimizee(Optimizee):
@@ -80,7 +84,9 @@ class DampedOscillatorOptimizee(Optimizee):
             traj.f_add_parameter(f"optimizee.{field}", getattr(parameters, field))
         data_rng = np.random.default_rng([parameters.seed, 1])
         self.times = np.linspace(0.0, 10.0, parameters.n_samples)
-        self.measurements = model(self.times, **TRUTH) + parameters.noise * data_rng.standard_normal(self.times.size)
+        self.measurements = model(
+            self.times, **TRUTH
+        ) + parameters.noise * data_rng.standard_normal(self.times.size)
         self.rng = np.random.default_rng([parameters.seed, 2])
 
     def create_individual(self):
@@ -139,12 +145,21 @@ def main(argv=None):
     traj, _ = experiment.prepare_experiment(name="optimizee-template", overwrite=True)
     optimizee = DampedOscillatorOptimizee(traj, DampedOscillatorParameters(seed=args.seed))
     parameters = CrossEntropyParameters(
-        pop_size=50, rho=0.2, smoothing=0.0, temp_decay=0.0, n_iteration=args.generations,
-        distribution=NoisyGaussian(noise_magnitude=0.1, noise_decay=0.9), stop_criterion=math.inf, seed=args.seed,
+        pop_size=50,
+        rho=0.2,
+        smoothing=0.0,
+        temp_decay=0.0,
+        n_iteration=args.generations,
+        distribution=NoisyGaussian(noise_magnitude=0.1, noise_decay=0.9),
+        stop_criterion=math.inf,
+        seed=args.seed,
     )
-    optimizer = CrossEntropyOptimizer(traj, optimizee.create_individual, (-1.0,), parameters,
-                                      optimizee.bounding_func)
-    experiment.run_experiment(optimizer=optimizer, optimizee=optimizee, optimizer_parameters=parameters)
+    optimizer = CrossEntropyOptimizer(
+        traj, optimizee.create_individual, (-1.0,), parameters, optimizee.bounding_func
+    )
+    experiment.run_experiment(
+        optimizer=optimizer, optimizee=optimizee, optimizer_parameters=parameters
+    )
     experiment.end_experiment(optimizer)
 
 

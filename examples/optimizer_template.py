@@ -79,10 +79,12 @@ class AdaptiveRandomSearchOptimizer(Optimizer):
     Example:
         >>> from mpil2l import Trajectory
         >>> traj = Trajectory()
-        >>> opt = AdaptiveRandomSearchOptimizer(traj, lambda: {"x": np.array([3.0, -2.0])}, (-1.0,),
-        ...                                     AdaptiveRandomSearchParameters(n_iteration=60, seed=1))
+        >>> opt = AdaptiveRandomSearchOptimizer(
+        ...     traj, lambda: {"x": np.array([3.0, -2.0])}, (-1.0,),
+        ...     AdaptiveRandomSearchParameters(n_iteration=60, seed=1))
         >>> for g in range(60):
-        ...     opt.post_process(traj, [(i.ind_idx, (float(np.sum(i.x ** 2)),)) for i in traj.individuals[g]])
+        ...     inds = traj.individuals[g]
+        ...     opt.post_process(traj, [(i.ind_idx, (float(np.sum(i.x ** 2)),)) for i in inds])
         >>> bool(opt.best_fitness[0] < 1e-3)
         True
     """
@@ -90,10 +92,21 @@ class AdaptiveRandomSearchOptimizer(Optimizer):
     # CONTRACT: the base class refuses parameters of another type with a clear TypeError.
     parameters_type = AdaptiveRandomSearchParameters
 
-    def __init__(self, traj, optimizee_create_individual, optimizee_fitness_weights, parameters,
-                 optimizee_bounding_func=None):
-        super().__init__(traj, optimizee_create_individual, optimizee_fitness_weights, parameters,
-                         optimizee_bounding_func)
+    def __init__(
+        self,
+        traj,
+        optimizee_create_individual,
+        optimizee_fitness_weights,
+        parameters,
+        optimizee_bounding_func=None,
+    ):
+        super().__init__(
+            traj,
+            optimizee_create_individual,
+            optimizee_fitness_weights,
+            parameters,
+            optimizee_bounding_func,
+        )
         # Check every field where it is read: a bad value fails here, on every rank, before
         # any evaluation, with a message naming the field and the value.
         p = parameters
@@ -110,7 +123,9 @@ class AdaptiveRandomSearchOptimizer(Optimizer):
             traj.f_add_parameter(field, getattr(parameters, field))
 
         # Work on flat vectors; dict_spec turns them back into individual dicts.
-        centre, self.dict_spec = dict_to_list(self._bound(optimizee_create_individual()), get_dict_spec=True)
+        centre, self.dict_spec = dict_to_list(
+            self._bound(optimizee_create_individual()), get_dict_spec=True
+        )
         self.centre = centre
         self.centre_fitness = -math.inf
 
@@ -124,7 +139,9 @@ class AdaptiveRandomSearchOptimizer(Optimizer):
         return self.optimizee_bounding_func(individual)
 
     def _sample(self):
-        points = self.centre + self.sigma * self.rng.standard_normal((self.pop_size, self.centre.size))
+        points = self.centre + self.sigma * self.rng.standard_normal(
+            (self.pop_size, self.centre.size)
+        )
         self.eval_pop = [self._bound(list_to_dict(x, self.dict_spec)) for x in points]
 
     def post_process(self, traj, fitnesses_results):
@@ -157,8 +174,12 @@ class AdaptiveRandomSearchOptimizer(Optimizer):
     # out, the state is small and says what the algorithm needs to go on.
     def get_state(self):
         """The base state plus the centre, its fitness and sigma."""
-        return dict(super().get_state(), centre=self.centre.copy(), centre_fitness=self.centre_fitness,
-                    sigma=self.sigma)
+        return dict(
+            super().get_state(),
+            centre=self.centre.copy(),
+            centre_fitness=self.centre_fitness,
+            sigma=self.sigma,
+        )
 
     def set_state(self, state):
         """Restores a state returned by `get_state`."""
@@ -180,9 +201,12 @@ def main(argv=None):
     (_, function), _ = BenchmarkedFunctions().get_function_by_name("Ackley2d")
     optimizee = FunctionGeneratorOptimizee(traj, function, seed=args.seed)
     parameters = AdaptiveRandomSearchParameters(n_iteration=args.generations, seed=args.seed)
-    optimizer = AdaptiveRandomSearchOptimizer(traj, optimizee.create_individual, (-1.0,), parameters,
-                                              optimizee.bounding_func)
-    experiment.run_experiment(optimizer=optimizer, optimizee=optimizee, optimizer_parameters=parameters)
+    optimizer = AdaptiveRandomSearchOptimizer(
+        traj, optimizee.create_individual, (-1.0,), parameters, optimizee.bounding_func
+    )
+    experiment.run_experiment(
+        optimizer=optimizer, optimizee=optimizee, optimizer_parameters=parameters
+    )
     experiment.end_experiment(optimizer)
 
 

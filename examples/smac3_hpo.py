@@ -22,7 +22,11 @@ def branin(config, seed=0):
     """The Branin function (minimum 0.398), plus a little seeded noise and 50 ms of work."""
     x, y = config["x"], config["y"]
     time.sleep(0.05)
-    value = (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
+    value = (
+        (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x)
+        + 10
+    )
     return value + 1e-3 * ((seed * 7919) % 101) / 101
 
 
@@ -33,7 +37,9 @@ def main():
     args = parser.parse_args()
 
     space = ConfigurationSpace({"x": (-5.0, 10.0), "y": (0.0, 15.0)}, seed=0)
-    scenario = Scenario(space, deterministic=True, n_trials=args.trials, output_directory=args.output, seed=0)
+    scenario = Scenario(
+        space, deterministic=True, n_trials=args.trials, output_directory=args.output, seed=0
+    )
     with SMAC3Runner(scenario, branin) as runner:  # every rank
         if runner is None:  # a worker: it has run trials until rank 0 left the block
             return
@@ -41,8 +47,10 @@ def main():
         smac = HyperparameterOptimizationFacade(scenario, runner, overwrite=True, logging_level=30)
         incumbent = smac.optimize()
         cost = smac.runhistory.get_cost(incumbent)
-        print(f"incumbent x={incumbent['x']:.3f} y={incumbent['y']:.3f} cost={cost:.4f} "
-              f"after {smac.runhistory.finished} trials")
+        print(
+            f"incumbent x={incumbent['x']:.3f} y={incumbent['y']:.3f} cost={cost:.4f} "
+            f"after {smac.runhistory.finished} trials"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """mpil2l: learning to learn on persistent MPI workers, with L2L's experiment API.
 
 The public names below are imported on first use, so that the evaluation process of a
-worker (`mpil2l.isolation`) starts without loading MPI or the optimizers it does not need.
+worker (`mpil2l.evaluation.process`) starts without loading MPI or the optimizers it does not need.
 """
 
 import importlib
@@ -9,30 +9,30 @@ import importlib
 # public name -> the module that defines it
 _EXPORTS = {
     "AskTellOptimizer": ".optimizers.asktell",
-    "AsyncExperiment": ".async_experiment",
-    "EvaluationFailed": ".errors",
-    "Experiment": ".experiment",
-    "FirstRunCrashedException": ".errors",
-    "Individual": ".trajectory",
-    "JobTerminated": ".errors",
-    "Limits": ".isolation",
-    "MPIRunner": ".smac_runner",
-    "Optimizee": ".optimizee",
+    "AsyncExperiment": ".experiment.asynchronous",
+    "EvaluationFailed": ".core.errors",
+    "Experiment": ".experiment.generational",
+    "FirstRunCrashedException": ".core.errors",
+    "Individual": ".model.trajectory",
+    "JobTerminated": ".core.errors",
+    "Limits": ".evaluation.process",
+    "MPIRunner": ".smac.runner",
+    "Optimizee": ".optimizees.base",
     "Optimizer": ".optimizers.optimizer",
-    "ParameterGroup": ".trajectory",
-    "ResumeError": ".checkpoint",
-    "RunAborted": ".errors",
-    "RunInfo": ".runs",
-    "RunValue": ".runs",
-    "SMAC3Runner": ".smac3_runner",
-    "Scheduler": ".scheduler",
-    "SimulationResult": ".evaluation",
-    "StatusType": ".runs",
-    "Trajectory": ".trajectory",
-    "dict_to_list": ".conversion",
-    "list_to_dict": ".conversion",
-    "on_workers": ".scheduler",
-    "serve": ".worker",
+    "ParameterGroup": ".model.trajectory",
+    "ResumeError": ".experiment.checkpoint",
+    "RunAborted": ".core.errors",
+    "RunInfo": ".core.runs",
+    "RunValue": ".core.runs",
+    "SMAC3Runner": ".smac.smac3",
+    "Scheduler": ".runtime.scheduler",
+    "SimulationResult": ".evaluation.simulation",
+    "StatusType": ".core.runs",
+    "Trajectory": ".model.trajectory",
+    "dict_to_list": ".model.conversion",
+    "list_to_dict": ".model.conversion",
+    "on_workers": ".runtime.scheduler",
+    "serve": ".runtime.worker",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -15,8 +15,9 @@ import sys
 
 import h5py
 
-from .storage import reader
-from .storage.results_log import LogInUseError, ResultsLogError, repair_truncated
+from .storage import presentation
+from .storage.errors import LogInUseError, ResultsLogError
+from .storage.repair import repair_truncated
 
 
 def _default_output(path, suffix):
@@ -25,18 +26,18 @@ def _default_output(path, suffix):
 
 
 def _summary(args):
-    sys.stdout.write(reader.summary(args.file, max_generations=args.generations))
+    sys.stdout.write(presentation.summary(args.file, max_generations=args.generations))
 
 
 def _export(args):
     out = args.output or _default_output(args.file, ".csv")
-    n = reader.export_csv(args.file, out)
+    n = presentation.export_csv(args.file, out)
     print(f"wrote {n} attempt(s) to {out}")
 
 
 def _plot(args):
     out = args.output or _default_output(args.file, ".png")
-    reader.plot(args.file, out)
+    presentation.plot(args.file, out)
     print(f"wrote {out}")
 
 

@@ -45,7 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_runtime import section_barrier  # noqa: E402
 
 from mpil2l import AsyncExperiment, Experiment  # noqa: E402
-from mpil2l.logs import logger  # noqa: E402
+from mpil2l.core.console import logger  # noqa: E402
 from mpil2l.optimizers import (  # noqa: E402
     AsyncRandomSearch,
     AsyncRandomSearchParameters,
@@ -96,23 +96,29 @@ def run_one(comm, root, method, setting, budget, isolation):
     name = f"bench-{METHODS.index(method)}"
     asynchronous = method != METHODS[0]
     experiment = (AsyncExperiment if asynchronous else Experiment)(root, comm)
-    traj, _ = experiment.prepare_experiment(name=name, overwrite=True, timeout=False,
-                                            runner_params={"isolation": isolation})
+    traj, _ = experiment.prepare_experiment(
+        name=name, overwrite=True, timeout=False, runner_params={"isolation": isolation}
+    )
     logger.setLevel(logging.WARNING)
     optimizee = SleepyRastrigin(setting["median"])
     create, bound = optimizee.create_individual, optimizee.bounding_func
     if method == METHODS[0]:
-        parameters = GeneticAlgorithmParameters(seed=0, pop_size=setting["pop"], n_iteration=setting["gens"])
+        parameters = GeneticAlgorithmParameters(
+            seed=0, pop_size=setting["pop"], n_iteration=setting["gens"]
+        )
         optimizer = GeneticAlgorithmOptimizer(traj, create, (-1.0,), parameters, bound)
         run = dict(optimizer=optimizer, optimizee=optimizee)
     elif method in METHODS[1:3]:
-        optimizer = SteadyStateOptimizer(create, (-1.0,), SteadyStateParameters(seed=0, pop_size=setting["pop"]), bound)
+        optimizer = SteadyStateOptimizer(
+            create, (-1.0,), SteadyStateParameters(seed=0, pop_size=setting["pop"]), bound
+        )
         run = dict(optimizer=optimizer, optimizee=optimizee, budget=budget)
         if method == METHODS[2]:
             run.update(ordered=True, max_pending=2 * (comm.Get_size() - 1))
     else:
-        optimizer = AsyncRandomSearch(create, (-1.0,), AsyncRandomSearchParameters(seed=0, lower=-BOUND, upper=BOUND),
-                                      bound)
+        optimizer = AsyncRandomSearch(
+            create, (-1.0,), AsyncRandomSearchParameters(seed=0, lower=-BOUND, upper=BOUND), bound
+        )
         run = dict(optimizer=optimizer, optimizee=optimizee, budget=budget)
     section_barrier(comm)
     t0, epoch0 = time.perf_counter(), time.time()
@@ -143,7 +149,9 @@ def measure(wall, rows, epoch0, epoch1, n_workers):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="median 2 ms, 16 x 10 GA (about 15 s)")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds; medians are reported (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="rounds; medians are reported (default 3)"
+    )
     parser.add_argument("--isolation", default="process", choices=("process", "none"))
     parser.add_argument("--json", help="also write the raw numbers to this file")
     args = parser.parse_args()
@@ -167,23 +175,36 @@ def main():
     if rank != 0:
         return
     shutil.rmtree(root, ignore_errors=True)
-    median = {m: {k: float(np.median([x[k] for x in results[m]])) for k in results[m][0]} for m in METHODS}
+    median = {
+        m: {k: float(np.median([x[k] for x in results[m]])) for k in results[m][0]} for m in METHODS
+    }
     ga = median[METHODS[0]]
-    print(f"\n{n_workers} workers, isolation={args.isolation}, Rastrigin {DIMS}-d, lognormal evaluation times "
-          f"(median {setting['median'] * 1e3:g} ms, sigma {SIGMA:g}), GA {setting['pop']} x {setting['gens']}, "
-          f"median of {args.repeats} round(s), {os.cpu_count()} cores, load average "
-          f"{os.getloadavg()[0]:.1f}\n")
-    print("| method | evaluations | wall s | wall / GA | utilisation (wall) | utilisation (span) | first start s | "
-          "after last end s | best fitness |")
+    print(
+        f"\n{n_workers} workers, isolation={args.isolation}, Rastrigin {DIMS}-d, lognormal "
+        f"evaluation times (median {setting['median'] * 1e3:g} ms, sigma {SIGMA:g}), GA "
+        f"{setting['pop']} x {setting['gens']}, median of {args.repeats} round(s), "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n"
+    )
+    print(
+        "| method | evaluations | wall s | wall / GA | utilisation (wall) | utilisation (span) | "
+        "first start s | after last end s | best fitness |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for m in METHODS:
         x = median[m]
-        print(f"| {m} | {x['evaluations']:.0f} | {x['wall_s']:.3f} | {x['wall_s'] / ga['wall_s']:.2f} | "
-              f"{x['utilisation']:.3f} | {x['utilisation_span']:.3f} | {x['start_s']:.3f} | {x['tail_s']:.3f} | "
-              f"{x['best_fitness']:.3g} |")
+        print(
+            f"| {m} | {x['evaluations']:.0f} | {x['wall_s']:.3f} | "
+            f"{x['wall_s'] / ga['wall_s']:.2f} | {x['utilisation']:.3f} | "
+            f"{x['utilisation_span']:.3f} | {x['start_s']:.3f} | {x['tail_s']:.3f} | "
+            f"{x['best_fitness']:.3g} |"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"setting": setting, "workers": n_workers, "rounds": results, "median": median}, f, indent=1)
+            json.dump(
+                {"setting": setting, "workers": n_workers, "rounds": results, "median": median},
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

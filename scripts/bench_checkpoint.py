@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 
-import mpil2l.checkpoint
+import mpil2l.experiment.checkpoint
 from mpil2l import Experiment, Optimizee
 from mpil2l.optimizers import GeneticAlgorithmOptimizer, GeneticAlgorithmParameters
 from mpil2l.storage import read_checkpoint
@@ -29,7 +29,7 @@ class Constant(Optimizee):
         return {"x": 0.5, "y": -0.5}
 
     def simulate(self, traj):
-        return (traj.individual.x ** 2 + traj.individual.y ** 2,)
+        return (traj.individual.x**2 + traj.individual.y**2,)
 
 
 def timed(obj, name, records):
@@ -48,14 +48,19 @@ def timed(obj, name, records):
 def bench(root, generations, pop):
     experiment = Experiment(root)
     traj, _ = experiment.prepare_experiment(
-        name=f"bench-{pop}x{generations}", overwrite=True, timeout=False, runner_params={"isolation": "none"}
+        name=f"bench-{pop}x{generations}",
+        overwrite=True,
+        timeout=False,
+        runner_params={"isolation": "none"},
     )
     checkpoints, flushes, saved = [], [], []
     timed(experiment, "_save_checkpoint", checkpoints)
-    timed(mpil2l.checkpoint, "capture", saved)
+    timed(mpil2l.experiment.checkpoint, "capture", saved)
     timed(experiment, "_flush_log", flushes)
     optimizee = Constant(traj)
-    params = GeneticAlgorithmParameters(seed=1, pop_size=pop, n_iteration=generations, mut_prob=1.0, ind_prob=1.0)
+    params = GeneticAlgorithmParameters(
+        seed=1, pop_size=pop, n_iteration=generations, mut_prob=1.0, ind_prob=1.0
+    )
     optimizer = GeneticAlgorithmOptimizer(traj, optimizee.create_individual, (-1.0,), params)
     t0 = time.perf_counter()
     experiment.run_experiment(optimizer=optimizer, optimizee=optimizee)
@@ -69,19 +74,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generations", type=int, default=200)
     parser.add_argument("--pop", type=int, default=32)
-    parser.add_argument("--big", action="store_true", help="also 10 generations of 5,000 individuals")
+    parser.add_argument(
+        "--big", action="store_true", help="also 10 generations of 5,000 individuals"
+    )
     args = parser.parse_args()
     configs = [(args.generations, args.pop)] + ([(10, 5000)] if args.big else [])
     with tempfile.TemporaryDirectory() as root:
-        print("| run | wall s | checkpoint calls: total s (% of wall) | ms per generation (last) | checkpoints saved | flushes: total s | checkpoint size |")
+        print(
+            "| run | wall s | checkpoint calls: total s (% of wall) | ms per generation (last) | "
+            "checkpoints saved | flushes: total s | checkpoint size |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|")
         for generations, pop in configs:
             wall, checkpoints, flushes, size, n_saved = bench(root, generations, pop)
             total = sum(checkpoints)
             print(
-                f"| {pop} x {generations} | {wall:.3f} | {total:.3f} ({100 * total / wall:.1f} %) | "
-                f"{1000 * total / len(checkpoints):.2f} ({1000 * checkpoints[-1]:.2f}) | {n_saved} | {sum(flushes):.3f} | "
-                f"{size / 1024:.0f} KiB |"
+                f"| {pop} x {generations} | {wall:.3f} | {total:.3f} ({100 * total / wall:.1f} %) "
+                f"| {1000 * total / len(checkpoints):.2f} ({1000 * checkpoints[-1]:.2f}) | "
+                f"{n_saved} | {sum(flushes):.3f} | {size / 1024:.0f} KiB |"
             )
 
 

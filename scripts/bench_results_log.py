@@ -21,7 +21,8 @@ The script relaunches itself under ``mpiexec -n NP`` (the ``mpiexec`` next to
    With the parallel backend each attempt also returns a 100-value output ('trace'),
    written by the workers, and the 'none' run returns it too (then it is dropped). The
    optimizer has the state interface, so the runs with a log also save checkpoints (when
-   due: ``mpil2l.experiment.CHECKPOINT_COST_RATIO``), as runs of mpil2l's optimizers do.
+   due: ``mpil2l.experiment.generational.CHECKPOINT_COST_RATIO``), as runs of mpil2l's
+   optimizers do.
    With the parallel backend, one more session flushes the log after every generation
    instead of when due (``FLUSH_COST_RATIO``): what that cadence would cost (info, not
    judged).
@@ -50,7 +51,9 @@ MEMORY_GENERATION = 10_000
 FLOOR_SLOWDOWN = 1.05
 FLOOR_MEMORY_MIB = 300
 LONG_FACTOR = 3  # section 1 also runs this many times more generations: the steady state
-EVERY_GENERATION = "parallel-every-generation"  # section 1: the parallel log, flushed after every generation
+EVERY_GENERATION = (
+    "parallel-every-generation"  # section 1: the parallel log, flushed after every generation
+)
 
 
 def parse_args():
@@ -59,8 +62,15 @@ def parse_args():
     parser.add_argument("--quick", action="store_true", help="fewer evaluations and pairs")
     parser.add_argument("--population", type=int, default=96)
     parser.add_argument("--generations", type=int, default=30)
-    parser.add_argument("--pairs", type=int, default=None, help="alternating sessions per backend (default 5, quick 2)")
-    parser.add_argument("--evaluations", type=int, default=None, help="no-op evaluations for section 2")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=None,
+        help="alternating sessions per backend (default 5, quick 2)",
+    )
+    parser.add_argument(
+        "--evaluations", type=int, default=None, help="no-op evaluations for section 2"
+    )
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
     if args.pairs is None:
@@ -73,7 +83,14 @@ def parse_args():
 
 
 def launch(args):
-    command = [find_mpiexec(), "-n", str(args.np), sys.executable, os.path.abspath(__file__), *sys.argv[1:]]
+    command = [
+        find_mpiexec(),
+        "-n",
+        str(args.np),
+        sys.executable,
+        os.path.abspath(__file__),
+        *sys.argv[1:],
+    ]
     print("launching:", " ".join(command), flush=True)
     return run_job(command, dict(os.environ, **{CHILD_ENV: "1"}), args.timeout, "bench_results_log")
 
@@ -119,7 +136,13 @@ class FixedOptimizer:
         self._expand(traj, 0)
 
     def _expand(self, traj, g):
-        traj.f_expand({"generation": [g], "ind_idx": list(range(self.population)), "individual.x": [float(i) for i in range(self.population)]})
+        traj.f_expand(
+            {
+                "generation": [g],
+                "ind_idx": list(range(self.population)),
+                "individual.x": [float(i) for i in range(self.population)],
+            }
+        )
 
     def post_process(self, traj, results):
         self.rss.append(memory_mib()[0])
@@ -156,10 +179,12 @@ def run_experiment(comm, root, name, backend, optimizee, population, generations
     import logging
 
     from mpil2l import Experiment
-    from mpil2l.logs import logger
+    from mpil2l.core.console import logger
 
     experiment = Experiment(root, comm)
-    traj, _ = experiment.prepare_experiment(name=name, overwrite=True, timeout=False, runner_params={"results_log": backend})
+    traj, _ = experiment.prepare_experiment(
+        name=name, overwrite=True, timeout=False, runner_params={"results_log": backend}
+    )
     logger.setLevel(logging.WARNING)
     optimizer = FixedOptimizer(traj, population, generations)
     comm.Barrier()
@@ -176,7 +201,7 @@ def run_experiment(comm, root, name, backend, optimizee, population, generations
 def flush_cadence(session):
     """The Experiment's flush cadence during a session: its own (flushes when due), or, for
     `EVERY_GENERATION`, a flush after every generation whatever it costs."""
-    from mpil2l import experiment
+    from mpil2l.experiment import generational as experiment
 
     saved = experiment.FLUSH_COST_RATIO, experiment.MIN_FLUSH_INTERVAL
     if session == EVERY_GENERATION:
@@ -200,7 +225,13 @@ def section_throughput(comm, root, args, sessions):
                 backend = "parallel" if session == EVERY_GENERATION else session
                 with flush_cadence(session):
                     elapsed, _ = run_experiment(
-                        comm, root, "tp", backend, SleepOptimizee(outputs), args.population, generations
+                        comm,
+                        root,
+                        "tp",
+                        backend,
+                        SleepOptimizee(outputs),
+                        args.population,
+                        generations,
                     )
                 times[(session, generations)].append(elapsed)
     return times
@@ -215,36 +246,54 @@ def throughput_rows(times, sessions, args):
     per_generation_none = (t[("none", long)] - t[("none", short)]) / (long - short)
     rows = []
     for session in sessions:
-        extra = " (+ 100-value output per attempt, written by the workers)" if session == "parallel" else ""
+        extra = (
+            " (+ 100-value output per attempt, written by the workers)"
+            if session == "parallel"
+            else ""
+        )
         label = f"results_log='{session}'"
         if session == EVERY_GENERATION:
-            label, extra = "results_log='parallel' flushed after every generation (not when due)", ""
+            label, extra = (
+                "results_log='parallel' flushed after every generation (not when due)",
+                "",
+            )
         floor = "info" if session == EVERY_GENERATION else f"<= {FLOOR_SLOWDOWN}"
         ratio = t[(session, short)] / t[("none", short)]
         per_generation = (t[(session, long)] - t[(session, short)]) / (long - short)
-        once = (t[(session, short)] - short * per_generation) - (t[("none", short)] - short * per_generation_none)
+        once = (t[(session, short)] - short * per_generation) - (
+            t[("none", short)] - short * per_generation_none
+        )
         n = args.population * short
-        rows.append(f"| 1 throughput, {label}{extra}, runs of {short} generations (ind/s) | "
-                    f"{n / t[(session, short)]:,.0f} | {n / t[('none', short)]:,.0f} | {ratio:.3f} | {floor} |")
-        rows.append(f"| 1 steady state, {label}: generation {short + 1} to {long} (ms per generation) | "
-                    f"{1e3 * per_generation:.1f} | {1e3 * per_generation_none:.1f} | "
-                    f"{per_generation / per_generation_none:.3f} | {floor} |")
-        rows.append(f"| 1 once per run, {label}: opening and closing the log (s) | {once:.3f} |  |  |  |")
+        rows.append(
+            f"| 1 throughput, {label}{extra}, runs of {short} generations (ind/s) | "
+            f"{n / t[(session, short)]:,.0f} | {n / t[('none', short)]:,.0f} | {ratio:.3f} | "
+            f"{floor} |"
+        )
+        rows.append(
+            f"| 1 steady state, {label}: generation {short + 1} to {long} (ms per generation) | "
+            f"{1e3 * per_generation:.1f} | {1e3 * per_generation_none:.1f} | "
+            f"{per_generation / per_generation_none:.3f} | {floor} |"
+        )
+        rows.append(
+            f"| 1 once per run, {label}: opening and closing the log (s) | {once:.3f} |  |  |  |"
+        )
     return rows
 
 
 def section_memory_experiment(comm, root, args, backend):
     generations = max(1, args.evaluations // MEMORY_GENERATION)
-    _, optimizer = run_experiment(comm, root, "mem", backend, NoopOptimizee(), MEMORY_GENERATION, generations)
+    _, optimizer = run_experiment(
+        comm, root, "mem", backend, NoopOptimizee(), MEMORY_GENERATION, generations
+    )
     return optimizer.rss, memory_mib()[1]
 
 
 def section_memory_log_only(comm, root, args):
     """Rank 0 drives a Scheduler and writes every attempt to a ResultsLog (serial), flushing
     every generation; nothing else keeps the history."""
-    from mpil2l.conversion import dict_to_list
-    from mpil2l.evaluation import attempt_record
-    from mpil2l.scheduler import on_workers
+    from mpil2l.model.conversion import dict_to_list
+    from mpil2l.evaluation.simulation import attempt_record
+    from mpil2l.runtime.scheduler import on_workers
     from mpil2l.storage import ResultsLog
 
     generations = max(1, args.evaluations // MEMORY_GENERATION)
@@ -298,8 +347,11 @@ def main_mpi(args):
         return
     shutil.rmtree(root, ignore_errors=True)
     n = args.population * args.generations
-    print(f"\n{comm.Get_size()} ranks; 1 ms evaluations: {args.generations} generations x {args.population}, "
-          f"{args.pairs} alternating sessions each (median wall time of run_experiment)\n")
+    print(
+        f"\n{comm.Get_size()} ranks; 1 ms evaluations: {args.generations} generations x "
+        f"{args.population}, {args.pairs} alternating sessions each (median wall time of "
+        "run_experiment)\n"
+    )
     print("| measurement | with log | without | ratio (with / without) | floor |")
     print("|---|---:|---:|---:|---:|")
     for row in throughput_rows(times, sessions, args):
@@ -310,9 +362,15 @@ def main_mpi(args):
     ):
         k = len(rss)
         marks = " / ".join(f"{rss[max(0, (k * q) // 4 - 1)]:.0f}" for q in (1, 2, 4))
-        print(f"| {label}: {args.evaluations:,} no-ops, rank 0 RSS MiB at 1/4, 1/2, all | {marks} | peak {peak:.0f} | "
-              f"growth {rss[-1] - rss[max(0, k // 4 - 1)]:+.0f} MiB | < {FLOOR_MEMORY_MIB} MiB, flat |")
-    print("\nraw wall times (s):", {f"{b} x{g}": [round(t, 3) for t in ts] for (b, g), ts in times.items()})
+        print(
+            f"| {label}: {args.evaluations:,} no-ops, rank 0 RSS MiB at 1/4, 1/2, all | {marks} | "
+            f"peak {peak:.0f} | growth {rss[-1] - rss[max(0, k // 4 - 1)]:+.0f} MiB | < "
+            f"{FLOOR_MEMORY_MIB} MiB, flat |"
+        )
+    print(
+        "\nraw wall times (s):",
+        {f"{b} x{g}": [round(t, 3) for t in ts] for (b, g), ts in times.items()},
+    )
 
 
 def main():

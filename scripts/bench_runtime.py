@@ -105,7 +105,7 @@ SLEEP_WARMUP_ROUNDS = 3  # rounds of one sleep(1 ms) per worker: the Scheduler l
 FLOOR_THROUGHPUT_RATIO = 5.0  # mpil2l dynamic / mpi4py.futures unbatched
 FLOOR_EFFICIENCY = 0.97
 CEILING_MS_PER_GENERATION = 2.0
-CEILING_CPU_FRACTION = 0.10  # our own bar for "does not occupy a core": 0.5 ms sleeps cost ~8 % here
+CEILING_CPU_FRACTION = 0.10  # our own bar for "does not occupy a core"
 CEILING_ISOLATION_US = 100.0  # extra time per individual on a worker, isolation=process vs none
 
 RAW_TAG = 77  # tag of the raw send/recv references
@@ -169,9 +169,11 @@ class FixedPopulationOptimizer:
         self.population = population
         self.generations = generations
         self.ends = []  # perf_counter() at the end of each generation (post_process)
-        self.column = {"individual.d": list(durations)} if durations is not None else {
-            "individual.x": [float(i) for i in range(population)]
-        }
+        self.column = (
+            {"individual.d": list(durations)}
+            if durations is not None
+            else {"individual.x": [float(i) for i in range(population)]}
+        )
         traj.f_add_parameter("n_iteration", generations)
         self._expand(traj, 0)
 
@@ -268,12 +270,14 @@ def warm_up(scheduler, run_info, rounds=1, fresh=True):
             first = time.perf_counter() - t0
             ranks = {v.additional_info.get("rank") for _, v in finished}
             if fresh and len(ranks) != scheduler.num_workers():
-                raise RuntimeError(f"warm-up reached workers {sorted(ranks)}, not all {scheduler.num_workers()}")
+                raise RuntimeError(
+                    f"warm-up reached workers {sorted(ranks)}, not all {scheduler.num_workers()}"
+                )
     return first
 
 
 def check_success(finished, expected, what):
-    from mpil2l.runs import StatusType
+    from mpil2l.core.runs import StatusType
 
     bad = [v for _, v in finished if v.status != StatusType.SUCCESS]
     if bad or len(finished) != expected:
@@ -286,8 +290,8 @@ def check_success(finished, expected, what):
 def run_experiment_timed(comm, root_dir, name, optimizer_args, optimizee, dispatch, isolation):
     """Collective: prepares and runs one Experiment; returns run_experiment's wall time and
     the end time of each generation on rank 0 (None elsewhere)."""
-    from mpil2l.experiment import Experiment
-    from mpil2l.logs import logger
+    from mpil2l.core.console import logger
+    from mpil2l.experiment.generational import Experiment
 
     experiment = Experiment(root_dir, comm)
     traj, _ = experiment.prepare_experiment(
@@ -307,7 +311,9 @@ def run_experiment_timed(comm, root_dir, name, optimizer_args, optimizee, dispat
         evaluated = experiment.traj.results.all_results
         n = sum(len(evaluated[g]) for g in evaluated.keys())
         if n != population * generations:
-            raise RuntimeError(f"experiment {name}: {n} evaluations, expected {population * generations}")
+            raise RuntimeError(
+                f"experiment {name}: {n} evaluations, expected {population * generations}"
+            )
         shutil.rmtree(os.path.join(root_dir, name), ignore_errors=True)
         return elapsed, optimizer.ends
     return None
@@ -352,29 +358,35 @@ def bench_isolation_session(comm, isolation):
     """One Scheduler session (dynamic) with `isolation`: start-up (first no-op back from every
     worker), N no-ops, then, after a warm-up with them, N_SLEEP_RUNS runs of sleep(1 ms).
     Returns {"startup_s", "noop_rate", "sleep_rate"} on rank 0."""
-    from mpil2l.scheduler import on_workers
+    from mpil2l.runtime.scheduler import on_workers
 
     out = None
     with on_workers(nap, comm, isolation=isolation) as scheduler:
         if scheduler is not None:
             out = {"startup_s": warm_up(scheduler, 0)}
-            out["noop_rate"] = timed_rate(scheduler, [0] * N_NOOP, f"no-op scheduler (isolation={isolation})")
+            out["noop_rate"] = timed_rate(
+                scheduler, [0] * N_NOOP, f"no-op scheduler (isolation={isolation})"
+            )
             warm_up(scheduler, SLEEP_RUN_SECONDS, SLEEP_WARMUP_ROUNDS, fresh=False)
             out["sleep_rate"] = timed_rate(
-                scheduler, [SLEEP_RUN_SECONDS] * N_SLEEP_RUNS, f"sleep(1 ms) scheduler (isolation={isolation})"
+                scheduler,
+                [SLEEP_RUN_SECONDS] * N_SLEEP_RUNS,
+                f"sleep(1 ms) scheduler (isolation={isolation})",
             )
     return out
 
 
 def bench_scheduler_noop(comm, static, isolation="process"):
     """Individuals/s of N no-op runs submitted at once on the Scheduler (after a warm-up)."""
-    from mpil2l.scheduler import on_workers
+    from mpil2l.runtime.scheduler import on_workers
 
     rate = None
     with on_workers(noop, comm, isolation=isolation) as scheduler:
         if scheduler is not None:
             warm_up(scheduler, 0)
-            rate = timed_rate(scheduler, list(range(N_NOOP)), f"no-op scheduler (static={static})", static=static)
+            rate = timed_rate(
+                scheduler, list(range(N_NOOP)), f"no-op scheduler (static={static})", static=static
+            )
     return rate
 
 
@@ -422,7 +434,9 @@ def lognormal_durations(seed):
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    return [float(d) for d in rng.lognormal(np.log(LOGNORMAL_MEDIAN), LOGNORMAL_SIGMA, LOGNORMAL_RUNS)]
+    return [
+        float(d) for d in rng.lognormal(np.log(LOGNORMAL_MEDIAN), LOGNORMAL_SIGMA, LOGNORMAL_RUNS)
+    ]
 
 
 def ideal_makespan(durations, n_workers):
@@ -444,7 +458,7 @@ def bench_scheduler_sleeps(comm, durations, isolation):
     """[makespan, the ideal bound of the runs' measured durations] on rank 0: each run's
     time as the evaluation measured it around the target (a sleep takes longer than asked
     for: the OS wakes it late), so the second bound leaves only what mpil2l adds."""
-    from mpil2l.scheduler import on_workers
+    from mpil2l.runtime.scheduler import on_workers
 
     result = None
     with on_workers(sleep_for, comm, isolation=isolation) as scheduler:
@@ -462,7 +476,13 @@ def bench_scheduler_sleeps(comm, durations, isolation):
 
 def bench_experiment_sleeps(comm, root_dir, durations, isolation):
     timed = run_experiment_timed(
-        comm, root_dir, "lognormal", (len(durations), 1, durations), SleepOptimizee(), "dynamic", isolation
+        comm,
+        root_dir,
+        "lognormal",
+        (len(durations), 1, durations),
+        SleepOptimizee(),
+        "dynamic",
+        isolation,
     )
     return None if timed is None else timed[0]
 
@@ -493,7 +513,9 @@ def bench_generation_overhead(comm, root_dir, dispatch, isolation):
 
 
 def bench_futures_generation_overhead(comm):
-    elapsed = futures_map_timed(comm, noop, list(range(OVERHEAD_POPULATION)), repeats=OVERHEAD_GENERATIONS)
+    elapsed = futures_map_timed(
+        comm, noop, list(range(OVERHEAD_POPULATION)), repeats=OVERHEAD_GENERATIONS
+    )
     return None if elapsed is None else 1e3 * elapsed / OVERHEAD_GENERATIONS
 
 
@@ -502,7 +524,7 @@ def bench_futures_generation_overhead(comm):
 
 def bench_scheduler_cpu_fraction(comm):
     """Rank 0's CPU time / wall time while the Scheduler waits for 50 ms runs."""
-    from mpil2l.scheduler import on_workers
+    from mpil2l.runtime.scheduler import on_workers
 
     fraction = None
     with on_workers(sleep_for, comm, isolation="process") as scheduler:
@@ -540,7 +562,7 @@ def bench_blocking_recv_cpu_fraction(comm):
 
 def bench_scheduler_latency(comm):
     """{d: mean(round trip) - d in seconds} for runs submitted one at a time."""
-    from mpil2l.scheduler import on_workers
+    from mpil2l.runtime.scheduler import on_workers
 
     added = None
     with on_workers(sleep_for, comm, isolation="process") as scheduler:
@@ -615,17 +637,37 @@ def run_sections(comm, root_dir):
             r[f"lognormal_bound_s_{seed}"] = ideal_makespan(durations, n_workers)
             r[f"lognormal_greedy_s_{seed}"] = greedy_makespan(durations, n_workers)
         for isolation in ISOLATIONS:
-            timed = step(f"lognormal_scheduler_{isolation}_s_{seed}", bench_scheduler_sleeps, durations, isolation)
+            timed = step(
+                f"lognormal_scheduler_{isolation}_s_{seed}",
+                bench_scheduler_sleeps,
+                durations,
+                isolation,
+            )
             if comm.Get_rank() == 0:
-                r[f"lognormal_scheduler_{isolation}_s_{seed}"], r[f"lognormal_measured_bound_{isolation}_s_{seed}"] = timed
+                (
+                    r[f"lognormal_scheduler_{isolation}_s_{seed}"],
+                    r[f"lognormal_measured_bound_{isolation}_s_{seed}"],
+                ) = timed
         for isolation in ISOLATIONS:
-            step(f"lognormal_experiment_{isolation}_s_{seed}", bench_experiment_sleeps, root_dir, durations, isolation)
+            step(
+                f"lognormal_experiment_{isolation}_s_{seed}",
+                bench_experiment_sleeps,
+                root_dir,
+                durations,
+                isolation,
+            )
         step(f"lognormal_futures_s_{seed}", bench_futures_sleeps, durations)
 
     # 3. overhead per generation
     for dispatch in ("dynamic", "static"):
         for isolation in ISOLATIONS:
-            step(f"generation_ms_{dispatch}_{isolation}", bench_generation_overhead, root_dir, dispatch, isolation)
+            step(
+                f"generation_ms_{dispatch}_{isolation}",
+                bench_generation_overhead,
+                root_dir,
+                dispatch,
+                isolation,
+            )
     step("generation_ms_futures", bench_futures_generation_overhead)
 
     # 4. rank 0 CPU while waiting, added latency
@@ -662,7 +704,8 @@ def derive_isolation(r):
             r[f"{kind}_scheduler_dynamic_process"], r[f"{kind}_scheduler_dynamic_none"]
         )
         r[f"isolation_cost_us_{kind}_pairs"] = [
-            cost_us(p[f"{kind}_rate"], n[f"{kind}_rate"]) for p, n in zip(sessions["process"], sessions["none"])
+            cost_us(p[f"{kind}_rate"], n[f"{kind}_rate"])
+            for p, n in zip(sessions["process"], sessions["none"])
         ]
 
 
@@ -683,21 +726,29 @@ def build_rows(r):
     fut = r["noop_futures_unbatched"]
     for label, key in (
         (
-            f"1a no-op, Scheduler dynamic, isolation=process ({median}; ind/s, higher better) vs futures unbatched",
+            f"1a no-op, Scheduler dynamic, isolation=process ({median}; ind/s, higher better) vs "
+            "futures unbatched",
             "noop_scheduler_dynamic_process",
         ),
-        (f"1a no-op, Scheduler dynamic, isolation=none ({median}; ind/s) vs futures unbatched", "noop_scheduler_dynamic_none"),
-        ("1b no-op, Scheduler static, isolation=process (ind/s) vs futures unbatched", "noop_scheduler_static"),
         (
-            f"1c no-op, Experiment {EXP_GENERATIONS}x{EXP_POPULATION} dynamic, isolation=process, start-up included "
-            "(ind/s) vs futures unbatched",
+            f"1a no-op, Scheduler dynamic, isolation=none ({median}; ind/s) vs futures unbatched",
+            "noop_scheduler_dynamic_none",
+        ),
+        (
+            "1b no-op, Scheduler static, isolation=process (ind/s) vs futures unbatched",
+            "noop_scheduler_static",
+        ),
+        (
+            f"1c no-op, Experiment {EXP_GENERATIONS}x{EXP_POPULATION} dynamic, isolation=process, "
+            "start-up included (ind/s) vs futures unbatched",
             "noop_experiment_dynamic",
         ),
     ):
         rows.append((label, f"{r[key]:,.0f}", f"{fut:,.0f}", ratio(r[key], fut)))
     rows.append(
         (
-            "1e no-op, Scheduler dynamic, isolation=process (ind/s) vs raw pickled ping-pong (round trips/s)",
+            "1e no-op, Scheduler dynamic, isolation=process (ind/s) vs raw pickled ping-pong "
+            "(round trips/s)",
             f"{r['noop_scheduler_dynamic_process']:,.0f}",
             f"{r['ping_pong_round_trips']:,.0f}",
             ratio(r["noop_scheduler_dynamic_process"], r["ping_pong_round_trips"]),
@@ -706,44 +757,68 @@ def build_rows(r):
     throughput_ratio = ratio(r["noop_scheduler_dynamic_process"], fut)
     checks.append(
         (
-            f"1a (isolation=process) / 1d >= {FLOOR_THROUGHPUT_RATIO:g}x (got {throughput_ratio:.1f}x)",
+            f"1a (isolation=process) / 1d >= {FLOOR_THROUGHPUT_RATIO:g}x (got "
+            f"{throughput_ratio:.1f}x)",
             throughput_ratio >= FLOOR_THROUGHPUT_RATIO,
         )
     )
 
     fut_mean, fut_min = efficiencies(r, "futures")
     for label, runner in (
-        ("2 efficiency, lognormal 300 sleeps, Scheduler dynamic, isolation=process: mean (min), higher better", "scheduler_process"),
-        ("2 efficiency, lognormal 300 sleeps, Scheduler dynamic, isolation=none: mean (min)", "scheduler_none"),
         (
-            "2 efficiency, lognormal 300 sleeps, Experiment 1 generation, isolation=process, start-up included: mean (min)",
+            "2 efficiency, lognormal 300 sleeps, Scheduler dynamic, isolation=process: mean (min), "
+            "higher better",
+            "scheduler_process",
+        ),
+        (
+            "2 efficiency, lognormal 300 sleeps, Scheduler dynamic, isolation=none: mean (min)",
+            "scheduler_none",
+        ),
+        (
+            "2 efficiency, lognormal 300 sleeps, Experiment 1 generation, isolation=process, "
+            "start-up included: mean (min)",
             "experiment_process",
         ),
-        ("2 efficiency, lognormal 300 sleeps, Experiment 1 generation, isolation=none: mean (min)", "experiment_none"),
+        (
+            "2 efficiency, lognormal 300 sleeps, Experiment 1 generation, isolation=none: mean "
+            "(min)",
+            "experiment_none",
+        ),
     ):
         mean, low = efficiencies(r, runner)
-        rows.append((label, f"{mean:.3f} ({low:.3f})", f"{fut_mean:.3f} ({fut_min:.3f})", ratio(mean, fut_mean)))
+        rows.append(
+            (
+                label,
+                f"{mean:.3f} ({low:.3f})",
+                f"{fut_mean:.3f} ({fut_min:.3f})",
+                ratio(mean, fut_mean),
+            )
+        )
         if runner == "scheduler_process":
             checks.append(
                 (
-                    f"efficiency scheduler, isolation=process mean >= {FLOOR_EFFICIENCY} (got {mean:.4f})",
+                    f"efficiency scheduler, isolation=process mean >= {FLOOR_EFFICIENCY} (got "
+                    f"{mean:.4f})",
                     mean >= FLOOR_EFFICIENCY,
                 )
             )
         elif runner == "experiment_process":
             checks.append(
                 (
-                    f"efficiency experiment, isolation=process, once-per-run start-up of the evaluation "
-                    f"processes included: {mean:.4f}",
+                    "efficiency experiment, isolation=process, once-per-run start-up of the "
+                    f"evaluation processes included: {mean:.4f}",
                     None,
                 )
             )
 
     for isolation in ISOLATIONS:
-        mean, low = efficiencies(r, f"scheduler_{isolation}", f"lognormal_measured_bound_{isolation}_s_{{}}")
+        mean, low = efficiencies(
+            r, f"scheduler_{isolation}", f"lognormal_measured_bound_{isolation}_s_{{}}"
+        )
         rows.append(
             (
-                f"2 efficiency against the runs' measured durations (same sessions), Scheduler dynamic, isolation={isolation}: mean (min)",
+                "2 efficiency against the runs' measured durations (same sessions), Scheduler "
+                f"dynamic, isolation={isolation}: mean (min)",
                 f"{mean:.3f} ({low:.3f})",
                 "",
                 None,
@@ -752,7 +827,8 @@ def build_rows(r):
     greedy_mean, greedy_min = efficiencies(r, "greedy")
     rows.append(
         (
-            "2 efficiency of zero-overhead greedy dispatch in submission order (simulated, for context)",
+            "2 efficiency of zero-overhead greedy dispatch in submission order (simulated, for "
+            "context)",
             f"{greedy_mean:.3f} ({greedy_min:.3f})",
             "",
             None,
@@ -764,8 +840,9 @@ def build_rows(r):
             ms, steady = r[f"generation_ms_{dispatch}_{isolation}"]
             rows.append(
                 (
-                    f"3 ms per generation, {OVERHEAD_POPULATION} no-ops x {OVERHEAD_GENERATIONS}, Experiment {dispatch}, "
-                    f"isolation={isolation}: whole run (steady state) (lower better) vs futures map per generation",
+                    f"3 ms per generation, {OVERHEAD_POPULATION} no-ops x {OVERHEAD_GENERATIONS}, "
+                    f"Experiment {dispatch}, isolation={isolation}: whole run (steady state) "
+                    "(lower better) vs futures map per generation",
                     f"{ms:.3f} ({steady:.3f})",
                     f"{fut_gen:.3f}",
                     ratio(ms, fut_gen),
@@ -774,14 +851,15 @@ def build_rows(r):
             if isolation == "process":
                 checks.append(
                     (
-                        f"ms/generation {dispatch}, isolation=process, steady state <= {CEILING_MS_PER_GENERATION:g} "
-                        f"(got {steady:.3f})",
+                        f"ms/generation {dispatch}, isolation=process, steady state <= "
+                        f"{CEILING_MS_PER_GENERATION:g} (got {steady:.3f})",
                         steady <= CEILING_MS_PER_GENERATION,
                     )
                 )
                 checks.append(
                     (
-                        f"ms/generation {dispatch}, isolation=process, whole run with the once-per-run start-up: {ms:.3f}",
+                        f"ms/generation {dispatch}, isolation=process, whole run with the "
+                        f"once-per-run start-up: {ms:.3f}",
                         None,
                     )
                 )
@@ -789,14 +867,19 @@ def build_rows(r):
     cpu, cpu_ref = r["cpu_fraction_scheduler"], r["cpu_fraction_blocking_recv"]
     rows.append(
         (
-            f"4a rank 0 CPU / wall while workers sleep ({CPU_RUNS} x {CPU_RUN_SECONDS * 1e3:g} ms), isolation=process, "
-            "lower better, vs blocking recv",
+            f"4a rank 0 CPU / wall while workers sleep ({CPU_RUNS} x {CPU_RUN_SECONDS * 1e3:g} "
+            "ms), isolation=process, lower better, vs blocking recv",
             f"{100 * cpu:.1f} %",
             f"{100 * cpu_ref:.1f} %",
             ratio(cpu, cpu_ref),
         )
     )
-    checks.append((f"rank 0 CPU while waiting <= {100 * CEILING_CPU_FRACTION:g} % (got {100 * cpu:.1f} %)", cpu <= CEILING_CPU_FRACTION))
+    checks.append(
+        (
+            f"rank 0 CPU while waiting <= {100 * CEILING_CPU_FRACTION:g} % (got {100 * cpu:.1f} %)",
+            cpu <= CEILING_CPU_FRACTION,
+        )
+    )
     for d in LATENCY_DURATIONS:
         ours, raw = r["latency_scheduler"][d], r["latency_raw"][d]
         rows.append(
@@ -815,8 +898,8 @@ def build_rows(r):
 
     rows.append(
         (
-            f"5a isolation cost per individual, no-ops (1a): (1/process - 1/none) x {n_workers} workers "
-            "(us, lower better; range over the pairs)",
+            f"5a isolation cost per individual, no-ops (1a): (1/process - 1/none) x {n_workers} "
+            "workers (us, lower better; range over the pairs)",
             cost_cell("noop"),
             "",
             None,
@@ -825,8 +908,8 @@ def build_rows(r):
     p_sleep, n_sleep = r["sleep_scheduler_dynamic_process"], r["sleep_scheduler_dynamic_none"]
     rows.append(
         (
-            f"5b sleep({SLEEP_RUN_SECONDS * 1e3:g} ms) x {N_SLEEP_RUNS}, Scheduler dynamic, isolation=process ({median}; "
-            "ind/s, higher better) vs isolation=none",
+            f"5b sleep({SLEEP_RUN_SECONDS * 1e3:g} ms) x {N_SLEEP_RUNS}, Scheduler dynamic, "
+            f"isolation=process ({median}; ind/s, higher better) vs isolation=none",
             f"{p_sleep:,.0f}",
             f"{n_sleep:,.0f}",
             ratio(p_sleep, n_sleep),
@@ -834,8 +917,8 @@ def build_rows(r):
     )
     rows.append(
         (
-            f"5c isolation cost per individual, sleep({SLEEP_RUN_SECONDS * 1e3:g} ms) runs (5b): (1/process - 1/none) x "
-            f"{n_workers} workers (us, lower better; range over the pairs)",
+            f"5c isolation cost per individual, sleep({SLEEP_RUN_SECONDS * 1e3:g} ms) runs (5b): "
+            f"(1/process - 1/none) x {n_workers} workers (us, lower better; range over the pairs)",
             cost_cell("sleep"),
             "",
             None,
@@ -844,8 +927,8 @@ def build_rows(r):
     p_start, n_start = r["startup_s_process"], r["startup_s_none"]
     rows.append(
         (
-            "5d start-up: first submission to the first no-op back from every worker, isolation=process "
-            "(ms, median, lower better) vs isolation=none",
+            "5d start-up: first submission to the first no-op back from every worker, "
+            "isolation=process (ms, median, lower better) vs isolation=none",
             f"{p_start * 1e3:.1f}",
             f"{n_start * 1e3:.1f}",
             ratio(p_start, n_start),
@@ -854,8 +937,8 @@ def build_rows(r):
     worst = max(r["isolation_cost_us_noop"], r["isolation_cost_us_sleep"])
     checks.append(
         (
-            f"isolation cost per individual <= {CEILING_ISOLATION_US:g} us, the larger of 5a (no-ops) and 5c "
-            f"(sleep {SLEEP_RUN_SECONDS * 1e3:g} ms) (got {worst:.1f} us)",
+            f"isolation cost per individual <= {CEILING_ISOLATION_US:g} us, the larger of 5a "
+            f"(no-ops) and 5c (sleep {SLEEP_RUN_SECONDS * 1e3:g} ms) (got {worst:.1f} us)",
             worst <= CEILING_ISOLATION_US,
         )
     )
@@ -867,10 +950,18 @@ def mpil2l_version():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "mpil2l"], cwd=repo, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--", "mpil2l"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -907,7 +998,9 @@ def print_report(comm, r, elapsed):
     for label, ours, ref, ratio in rows:
         lines.append(f"| {label} | {ours} | {ref} | {'' if ratio is None else f'{ratio:.2f}'} |")
     lines += ["", "ratio = mpil2l / reference. Checks (info: judged against no floor):"]
-    lines += [f"- [{'info' if ok is None else 'PASS' if ok else 'FAIL'}] {text}" for text, ok in checks]
+    lines += [
+        f"- [{'info' if ok is None else 'PASS' if ok else 'FAIL'}] {text}" for text, ok in checks
+    ]
     print("\n".join(lines), flush=True)
     return rows, checks
 
@@ -915,7 +1008,10 @@ def print_report(comm, r, elapsed):
 def to_json(r):
     def convert(value):
         if isinstance(value, dict):
-            return {(f"{k * 1e3:g}ms" if isinstance(k, float) else str(k)): convert(v) for k, v in value.items()}
+            return {
+                (f"{k * 1e3:g}ms" if isinstance(k, float) else str(k)): convert(v)
+                for k, v in value.items()
+            }
         return value
 
     return {key: convert(value) for key, value in r.items()}
@@ -927,7 +1023,9 @@ def child_main(args):
     comm = MPI.COMM_WORLD
     if comm.Get_size() < 2:
         sys.exit("bench_runtime: needs at least 2 ranks (1 scheduler + workers)")
-    root_dir = comm.bcast(tempfile.mkdtemp(prefix="mpil2l-bench-") if comm.Get_rank() == 0 else None, root=0)
+    root_dir = comm.bcast(
+        tempfile.mkdtemp(prefix="mpil2l-bench-") if comm.Get_rank() == 0 else None, root=0
+    )
     t0 = time.perf_counter()
     try:
         r = run_sections(comm, root_dir)
@@ -956,9 +1054,13 @@ def child_main(args):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--np", type=int, default=4, help="MPI ranks: 1 scheduler + NP-1 workers (default 4)")
+    parser.add_argument(
+        "--np", type=int, default=4, help="MPI ranks: 1 scheduler + NP-1 workers (default 4)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the numbers to this JSON file")
-    parser.add_argument("--timeout", type=float, default=600.0, help="kill the MPI job after this many seconds")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="kill the MPI job after this many seconds"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a floor is not met")
     return parser.parse_args(argv)
 

@@ -52,7 +52,9 @@ def make_trials(space, n, workers):
     from smac.runhistory import TrialInfo
 
     configs = space.sample_configuration(n + workers)
-    return [TrialInfo(config, seed=0) for config in configs[:workers]], [TrialInfo(c, seed=0) for c in configs[workers:]]
+    return [TrialInfo(config, seed=0) for config in configs[:workers]], [
+        TrialInfo(c, seed=0) for c in configs[workers:]
+    ]
 
 
 def bench_dask(space, trials, warm, workers, output):
@@ -99,7 +101,9 @@ def bench_mpil2l(comm, space, trials, warm, isolation, output):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=1000, help="timed trials per runner (default 1000)")
+    parser.add_argument(
+        "--trials", type=int, default=1000, help="timed trials per runner (default 1000)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the numbers to this JSON file")
     args = parser.parse_args()
 
@@ -108,7 +112,7 @@ def main():
     from ConfigSpace import ConfigurationSpace
     from mpi4py import MPI
 
-    from mpil2l.spmd import wait_for
+    from mpil2l.runtime.spmd import wait_for
 
     comm = MPI.COMM_WORLD
     rank, workers = comm.Get_rank(), comm.Get_size() - 1
@@ -120,10 +124,14 @@ def main():
     try:
         warm, trials = make_trials(space, args.trials, workers) if rank == 0 else (None, None)
         if rank == 0:
-            results["dask"], results["dask-futures"] = bench_dask(space, trials, warm, workers, os.path.join(output, "dask"))
+            results["dask"], results["dask-futures"] = bench_dask(
+                space, trials, warm, workers, os.path.join(output, "dask")
+            )
         wait_for(comm.Ibarrier())  # the MPI workers sleep while Dask runs
         for isolation in ("process", "none"):
-            outcome = bench_mpil2l(comm, space, trials, warm, isolation, os.path.join(output, isolation))
+            outcome = bench_mpil2l(
+                comm, space, trials, warm, isolation, os.path.join(output, isolation)
+            )
             if rank == 0:
                 results[f"mpil2l-{isolation}"] = outcome
     finally:
@@ -133,9 +141,16 @@ def main():
         return 0
 
     dask_rate = results["dask"][0]
-    print(f"\nSMAC3 trial throughput, {args.trials} no-op trials, {workers} workers, {os.cpu_count()} cores")
-    names = {"dask": "SMAC3 DaskParallelRunner", "dask-futures": "(context) dask client.submit, without SMAC",
-             "mpil2l-process": "mpil2l SMAC3Runner, isolation=process", "mpil2l-none": "mpil2l SMAC3Runner, isolation=none"}
+    print(
+        f"\nSMAC3 trial throughput, {args.trials} no-op trials, {workers} workers, "
+        f"{os.cpu_count()} cores"
+    )
+    names = {
+        "dask": "SMAC3 DaskParallelRunner",
+        "dask-futures": "(context) dask client.submit, without SMAC",
+        "mpil2l-process": "mpil2l SMAC3Runner, isolation=process",
+        "mpil2l-none": "mpil2l SMAC3Runner, isolation=none",
+    }
     print("| runner | trials/s | ratio to SMAC3 DaskParallelRunner |")
     print("|---|---:|---:|")
     for name, (rate, statuses) in results.items():
@@ -143,8 +158,10 @@ def main():
         note = f" ({failed} not SUCCESS)" if failed else ""
         print(f"| {names[name]}{note} | {rate:,.0f} | {rate / dask_rate:.1f} |")
     ratio = results["mpil2l-process"][0] / dask_rate
-    print(f"\nmpil2l (isolation=process) / DaskParallelRunner = {ratio:.1f}x (floor {FLOOR:g}x: "
-          f"{'met' if ratio >= FLOOR else 'NOT met'})")
+    print(
+        f"\nmpil2l (isolation=process) / DaskParallelRunner = {ratio:.1f}x (floor {FLOOR:g}x: "
+        f"{'met' if ratio >= FLOOR else 'NOT met'})"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({name: rate for name, (rate, _) in results.items()}, f, indent=2)

@@ -70,68 +70,185 @@ def schedule(*names):
 # only needs to be large enough (a run stops at the evaluation budget) except where a schedule
 # depends on it.
 OPTIMIZERS = {
-    "GridSearch": ("gridsearch", "GridSearchOptimizer", "GridSearchParameters", dict(param_grid=GRID)),
+    "GridSearch": (
+        "gridsearch",
+        "GridSearchOptimizer",
+        "GridSearchParameters",
+        dict(param_grid=GRID),
+    ),
     "GeneticAlgorithm": (
-        "evolution", "GeneticAlgorithmOptimizer", "GeneticAlgorithmParameters",
-        dict(pop_size=50, cx_prob=0.7, mut_prob=0.5, n_iteration=1000, ind_prob=0.5, tourn_size=3,
-             mate_par=0.5, mut_par=0.5),
+        "evolution",
+        "GeneticAlgorithmOptimizer",
+        "GeneticAlgorithmParameters",
+        dict(
+            pop_size=50,
+            cx_prob=0.7,
+            mut_prob=0.5,
+            n_iteration=1000,
+            ind_prob=0.5,
+            tourn_size=3,
+            mate_par=0.5,
+            mut_par=0.5,
+        ),
     ),
     "CrossEntropy": (
-        "crossentropy", "CrossEntropyOptimizer", "CrossEntropyParameters",
-        dict(pop_size=50, rho=0.2, smoothing=0.2, temp_decay=0.0, n_iteration=1000,
-             distribution=distribution("Gaussian"), stop_criterion=math.inf),
+        "crossentropy",
+        "CrossEntropyOptimizer",
+        "CrossEntropyParameters",
+        dict(
+            pop_size=50,
+            rho=0.2,
+            smoothing=0.2,
+            temp_decay=0.0,
+            n_iteration=1000,
+            distribution=distribution("Gaussian"),
+            stop_criterion=math.inf,
+        ),
     ),
     "FACE": (
-        "face", "FACEOptimizer", "FACEParameters",
-        dict(min_pop_size=20, max_pop_size=50, n_elite=10, smoothing=0.2, temp_decay=0.0, n_iteration=1000,
-             distribution=distribution("Gaussian"), stop_criterion=math.inf, n_expand=5),
+        "face",
+        "FACEOptimizer",
+        "FACEParameters",
+        dict(
+            min_pop_size=20,
+            max_pop_size=50,
+            n_elite=10,
+            smoothing=0.2,
+            temp_decay=0.0,
+            n_iteration=1000,
+            distribution=distribution("Gaussian"),
+            stop_criterion=math.inf,
+            n_expand=5,
+        ),
     ),
     "EvolutionStrategies": (
-        "evolutionstrategies", "EvolutionStrategiesOptimizer", "EvolutionStrategiesParameters",
-        dict(learning_rate=1.0, noise_std=0.6, mirrored_sampling_enabled=True, fitness_shaping_enabled=True,
-             pop_size=10, n_iteration=1000, stop_criterion=math.inf),
+        "evolutionstrategies",
+        "EvolutionStrategiesOptimizer",
+        "EvolutionStrategiesParameters",
+        dict(
+            learning_rate=1.0,
+            noise_std=0.6,
+            mirrored_sampling_enabled=True,
+            fitness_shaping_enabled=True,
+            pop_size=10,
+            n_iteration=1000,
+            stop_criterion=math.inf,
+        ),
     ),
     "NaturalEvolutionStrategies": (
-        "naturalevolutionstrategies", "NaturalEvolutionStrategiesOptimizer", "NaturalEvolutionStrategiesParameters",
-        dict(learning_rate_mu=1.0, learning_rate_sigma=None, mu=START, sigma=per_coordinate(1.0), mirrored_sampling_enabled=True,
-             fitness_shaping_enabled=True, pop_size=10, n_iteration=1000, stop_criterion=math.inf),
+        "naturalevolutionstrategies",
+        "NaturalEvolutionStrategiesOptimizer",
+        "NaturalEvolutionStrategiesParameters",
+        dict(
+            learning_rate_mu=1.0,
+            learning_rate_sigma=None,
+            mu=START,
+            sigma=per_coordinate(1.0),
+            mirrored_sampling_enabled=True,
+            fitness_shaping_enabled=True,
+            pop_size=10,
+            n_iteration=1000,
+            stop_criterion=math.inf,
+        ),
     ),
     "GradientDescent-ClassicGD": (
-        "gradientdescent", "GradientDescentOptimizer", "ClassicGDParameters",
-        dict(learning_rate=0.01, exploration_step_size=0.01, n_random_steps=5, n_iteration=1000,
-             stop_criterion=math.inf),
+        "gradientdescent",
+        "GradientDescentOptimizer",
+        "ClassicGDParameters",
+        dict(
+            learning_rate=0.01,
+            exploration_step_size=0.01,
+            n_random_steps=5,
+            n_iteration=1000,
+            stop_criterion=math.inf,
+        ),
     ),
     "GradientDescent-StochasticGD": (
-        "gradientdescent", "GradientDescentOptimizer", "StochasticGDParameters",
-        dict(learning_rate=0.01, stochastic_deviation=1.0, stochastic_decay=0.99, exploration_step_size=0.01,
-             n_random_steps=5, n_iteration=1000, stop_criterion=math.inf),
+        "gradientdescent",
+        "GradientDescentOptimizer",
+        "StochasticGDParameters",
+        dict(
+            learning_rate=0.01,
+            stochastic_deviation=1.0,
+            stochastic_decay=0.99,
+            exploration_step_size=0.01,
+            n_random_steps=5,
+            n_iteration=1000,
+            stop_criterion=math.inf,
+        ),
     ),
     "GradientDescent-Adam": (
-        "gradientdescent", "GradientDescentOptimizer", "AdamParameters",
-        dict(learning_rate=0.1, exploration_step_size=0.01, n_random_steps=5, first_order_decay=0.8,
-             second_order_decay=0.8, n_iteration=1000, stop_criterion=math.inf),
+        "gradientdescent",
+        "GradientDescentOptimizer",
+        "AdamParameters",
+        dict(
+            learning_rate=0.1,
+            exploration_step_size=0.01,
+            n_random_steps=5,
+            first_order_decay=0.8,
+            second_order_decay=0.8,
+            n_iteration=1000,
+            stop_criterion=math.inf,
+        ),
     ),
     "GradientDescent-RMSProp": (
-        "gradientdescent", "GradientDescentOptimizer", "RMSPropParameters",
-        dict(learning_rate=0.01, exploration_step_size=0.01, n_random_steps=5, momentum_decay=0.5,
-             n_iteration=1000, stop_criterion=math.inf),
+        "gradientdescent",
+        "GradientDescentOptimizer",
+        "RMSPropParameters",
+        dict(
+            learning_rate=0.01,
+            exploration_step_size=0.01,
+            n_random_steps=5,
+            momentum_decay=0.5,
+            n_iteration=1000,
+            stop_criterion=math.inf,
+        ),
     ),
     "SimulatedAnnealing": (
-        "simulatedannealing", "SimulatedAnnealingOptimizer", "SimulatedAnnealingParameters",
-        dict(n_parallel_runs=20, noisy_step=0.3, temp_decay=0.99, n_iteration=budget_generations(20), stop_criterion=math.inf,
-             cooling_schedule=("schedule", "QUADRATIC_ADDAPTIVE")),
+        "simulatedannealing",
+        "SimulatedAnnealingOptimizer",
+        "SimulatedAnnealingParameters",
+        dict(
+            n_parallel_runs=20,
+            noisy_step=0.3,
+            temp_decay=0.99,
+            n_iteration=budget_generations(20),
+            stop_criterion=math.inf,
+            cooling_schedule=("schedule", "QUADRATIC_ADDAPTIVE"),
+        ),
     ),
     "ParallelTempering": (
-        "paralleltempering", "ParallelTemperingOptimizer", "ParallelTemperingParameters",
-        dict(n_parallel_runs=10, noisy_step=0.3, n_iteration=budget_generations(10), stop_criterion=math.inf,
-             cooling_schedules=schedule(*(["EXPONENTIAL_ADDAPTIVE"] * 3 + ["LINEAR_ADDAPTIVE"] * 2) * 2),
-             temperature_bounds=[[0.8, 0], [0.7, 0], [0.6, 0], [1, 0.1], [0.9, 0.2]] * 2,
-             decay_parameters=[0.99] * 10),
+        "paralleltempering",
+        "ParallelTemperingOptimizer",
+        "ParallelTemperingParameters",
+        dict(
+            n_parallel_runs=10,
+            noisy_step=0.3,
+            n_iteration=budget_generations(10),
+            stop_criterion=math.inf,
+            cooling_schedules=schedule(
+                *(["EXPONENTIAL_ADDAPTIVE"] * 3 + ["LINEAR_ADDAPTIVE"] * 2) * 2
+            ),
+            temperature_bounds=[[0.8, 0], [0.7, 0], [0.6, 0], [1, 0.1], [0.9, 0.2]] * 2,
+            decay_parameters=[0.99] * 10,
+        ),
     ),
     "EnsembleKalmanFilter": (
-        "kalmanfilter", "EnsembleKalmanFilter", "EnsembleKalmanFilterParameters",
-        dict(gamma=1e-6, maxit=1, n_iteration=1000, pop_size=20, n_batches=1, online=False, path=None,
-             stop_criterion=math.inf, sampling_generation=3, observations=None),
+        "kalmanfilter",
+        "EnsembleKalmanFilter",
+        "EnsembleKalmanFilterParameters",
+        dict(
+            gamma=1e-6,
+            maxit=1,
+            n_iteration=1000,
+            pop_size=20,
+            n_batches=1,
+            online=False,
+            path=None,
+            stop_criterion=math.inf,
+            sampling_generation=3,
+            observations=None,
+        ),
     ),
 }
 
@@ -142,8 +259,15 @@ OPTIMIZERS = {
 # from a generator of its own, so that both sides start from the same points (see the
 # records' "generation_0").
 L2L_LAYOUT_CALL = {
-    "GeneticAlgorithm", "CrossEntropy", "FACE", "GradientDescent-ClassicGD", "GradientDescent-StochasticGD",
-    "GradientDescent-Adam", "GradientDescent-RMSProp", "SimulatedAnnealing", "ParallelTempering",
+    "GeneticAlgorithm",
+    "CrossEntropy",
+    "FACE",
+    "GradientDescent-ClassicGD",
+    "GradientDescent-StochasticGD",
+    "GradientDescent-Adam",
+    "GradientDescent-RMSProp",
+    "SimulatedAnnealing",
+    "ParallelTempering",
 }
 
 
@@ -153,8 +277,8 @@ class Library:
     def __init__(self, side):
         self.side = side
         if side == "mpil2l":
+            from mpil2l.model.trajectory import Trajectory
             from mpil2l.optimizees import BenchmarkedFunctions
-            from mpil2l.trajectory import Trajectory
 
             self.Trajectory, self.functions = Trajectory, BenchmarkedFunctions()
         else:
@@ -174,7 +298,9 @@ class Library:
     def distribution(self, name, kwargs):
         if self.side == "mpil2l":
             return getattr(importlib.import_module("mpil2l.optimizers"), name)(**kwargs)
-        return getattr(importlib.import_module("l2l.optimizers.crossentropy.distribution"), name)(**kwargs)
+        return getattr(importlib.import_module("l2l.optimizers.crossentropy.distribution"), name)(
+            **kwargs
+        )
 
     def schedules(self, module):
         return getattr(module, "AvailableCoolingSchedules")
@@ -231,7 +357,10 @@ def run_one(lib, name, function, seed, budget):
         return {"coords": np.clip(individual["coords"], bound[0], bound[1])}
 
     parameters_class = getattr(module, parameters_name)
-    values = {key: resolve(lib, module, value, bound, dims, create_individual, budget) for key, value in settings.items()}
+    values = {
+        key: resolve(lib, module, value, bound, dims, create_individual, budget)
+        for key, value in settings.items()
+    }
     if "seed" in parameters_class._fields:
         values["seed"] = seed
     if "temperature_bounds" in values:
@@ -239,7 +368,9 @@ def run_one(lib, name, function, seed, budget):
         values["decay_parameters"] = np.array(values["decay_parameters"], dtype=float)
     parameters = parameters_class(**values)
     traj = lib.Trajectory()
-    optimizer = getattr(module, optimizer_name)(traj, create_individual, (-1.0,), parameters, bounding_func)
+    optimizer = getattr(module, optimizer_name)(
+        traj, create_individual, (-1.0,), parameters, bounding_func
+    )
 
     generation_0 = [np.asarray(ind.coords, dtype=float).tolist() for ind in traj.individuals[0]]
     best, evaluations, g = math.inf, 0, 0
@@ -258,8 +389,13 @@ def run_one(lib, name, function, seed, budget):
         traj.current_results = results
         optimizer.post_process(traj, results)
         g += 1
-    return {"best": best, "evaluations": evaluations, "generations": g, "n_iteration": n_iteration,
-            "generation_0": generation_0}
+    return {
+        "best": best,
+        "evaluations": evaluations,
+        "generations": g,
+        "n_iteration": n_iteration,
+        "generation_0": generation_0,
+    }
 
 
 def run_side(side, names, seeds, budget):
@@ -290,11 +426,24 @@ def run_l2l(python, names, seeds, budget):
     """Runs the L2L side under L2L's interpreter; returns its table, or a reason string."""
     if not os.path.exists(python):
         return f"no L2L environment at {python} (make l2l-venv)"
-    python = os.path.abspath(python)  # the child runs in a temporary folder (the Makefile passes a relative path)
+    python = os.path.abspath(
+        python
+    )  # the child runs in a temporary folder (the Makefile passes a relative path)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "l2l.json")
-        cmd = [python, os.path.abspath(__file__), "--side", "l2l", "--budget", str(budget),
-               "--seeds", str(len(seeds)), "--out", out, *names]
+        cmd = [
+            python,
+            os.path.abspath(__file__),
+            "--side",
+            "l2l",
+            "--budget",
+            str(budget),
+            "--seeds",
+            str(len(seeds)),
+            "--out",
+            out,
+            *names,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
         if proc.returncode != 0:
             return f"the L2L side failed: {proc.stderr.strip().splitlines()[-1:]}"
@@ -306,7 +455,11 @@ def summary(records):
     """'median (solved/seeds)' or the error of the first failed run."""
     errors = [r["error"] for r in records if "error" in r]
     if errors:
-        return errors[0].split(" (")[0] if errors[0].startswith("not in") else f"error: {errors[0][:60]}"
+        return (
+            errors[0].split(" (")[0]
+            if errors[0].startswith("not in")
+            else f"error: {errors[0][:60]}"
+        )
     bests = [r["best"] for r in records]
     solved = sum(b <= SOLVED for b in bests)
     return f"{statistics.median(bests):.3g} ({solved}/{len(bests)})"
@@ -320,11 +473,13 @@ def markdown(ours, theirs, budget, seeds):
     for name in ours:
         for function in FUNCTIONS:
             theirs_cell = theirs if isinstance(theirs, str) else summary(theirs[name][function])
-            lines.append(f"| {name} | {function} | {summary(ours[name][function])} | {theirs_cell} |")
+            lines.append(
+                f"| {name} | {function} | {summary(ours[name][function])} | {theirs_cell} |"
+            )
     lines.append("")
     lines.append(
-        f"Median over seeds 0-{len(seeds) - 1} of the lowest value found within {budget} evaluations "
-        f"(optimum 0); in brackets, the seeds within {SOLVED} of it."
+        f"Median over seeds 0-{len(seeds) - 1} of the lowest value found within {budget} "
+        f"evaluations (optimum 0); in brackets, the seeds within {SOLVED} of it."
     )
     return "\n".join(lines)
 
@@ -332,11 +487,15 @@ def markdown(ours, theirs, budget, seeds):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="optimizers to compare (default: all)")
-    parser.add_argument("--budget", type=int, default=1000, help="evaluations per run (default 1000)")
+    parser.add_argument(
+        "--budget", type=int, default=1000, help="evaluations per run (default 1000)"
+    )
     # 20, not 5: on the multimodal functions a run either finds the global basin or not, and the
     # median of 5 such runs flips between libraries from one set of seeds to the next
     parser.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 (default 20)")
-    parser.add_argument("--l2l-python", default=DEFAULT_L2L_PYTHON, help="the interpreter of the L2L environment")
+    parser.add_argument(
+        "--l2l-python", default=DEFAULT_L2L_PYTHON, help="the interpreter of the L2L environment"
+    )
     parser.add_argument("--json", help="also write every run's record to this file")
     parser.add_argument("--side", choices=("mpil2l", "l2l"), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -359,7 +518,9 @@ def main(argv=None):
     print(markdown(ours, theirs, args.budget, seeds))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"budget": args.budget, "seeds": seeds, "mpil2l": ours, "l2l": theirs}, f, indent=1)
+            json.dump(
+                {"budget": args.budget, "seeds": seeds, "mpil2l": ours, "l2l": theirs}, f, indent=1
+            )
     return 0
 
 

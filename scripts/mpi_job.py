@@ -30,7 +30,9 @@ def run_job(command, env, timeout, name):
         end_job(process)
         sys.exit(128 + signum)
 
-    previous = {sig: signal.signal(sig, end_job_and_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, end_job_and_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

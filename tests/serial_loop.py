@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mpil2l.trajectory import Individual
+from mpil2l.model.trajectory import Individual
 
 
 def evaluate_generation(traj, optimizee, generation, order_seed=None):

@@ -5,15 +5,13 @@ docstring examples pass."""
 import doctest
 import importlib.util
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mpil2l.trajectory import Trajectory
-from mpirun import MPIEXEC, leftover_processes
+from mpil2l.model.trajectory import Trajectory
+from mpirun import leftover_processes, run_mpi
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -37,10 +35,10 @@ TEMPLATES = {
 
 def run_template(root, name, ranks):
     run_name, generations, _ = TEMPLATES[name]
-    cmd = [str(MPIEXEC), "-n", str(ranks), sys.executable, str(EXAMPLES / f"{name}.py")]
-    cmd += ["--root", str(root), "--generations", str(generations)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    args = ("--root", root, "--generations", generations)
+    proc = run_mpi(ranks, EXAMPLES / f"{name}.py", *args, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert not leftover_processes(proc)
     assert proc.stdout.count("mpil2l: generation") == generations
     with open(root / run_name / "trajectory.pickle", "rb") as f:
         traj = pickle.load(f)
@@ -55,10 +53,11 @@ def test_template_runs_on_1_and_3_ranks_with_the_same_results(tmp_path, name):
     final_fitness, results = three
     first_best = min(fitness[0] for _, fitness in results[0])
     assert final_fitness[0] < TEMPLATES[name][2] < first_best
-    assert not leftover_processes(f"{name}.py")
 
 
-@pytest.mark.parametrize("module", [optimizer_template, optimizee_template], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [optimizer_template, optimizee_template], ids=lambda m: m.__name__
+)
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
@@ -67,16 +66,23 @@ def test_docstring_examples(module):
 def sphere_run(parameters, generations):
     traj = Trajectory()
     optimizer = optimizer_template.AdaptiveRandomSearchOptimizer(
-        traj, lambda: {"x": np.array([2.0, -1.0]), "y": 0.5}, (-1.0,), parameters,
+        traj,
+        lambda: {"x": np.array([2.0, -1.0]), "y": 0.5},
+        (-1.0,),
+        parameters,
         lambda ind: {"x": np.clip(ind["x"], -3, 3), "y": float(np.clip(ind["y"], -3, 3))},
     )
     for g in range(generations):
-        optimizer.post_process(traj, [(i.ind_idx, (float(np.sum(i.x ** 2) + i.y ** 2),)) for i in traj.individuals[g]])
+        optimizer.post_process(
+            traj, [(i.ind_idx, (float(np.sum(i.x**2) + i.y**2),)) for i in traj.individuals[g]]
+        )
     return traj, optimizer
 
 
 def test_optimizer_template_resumes_from_its_state():
-    parameters = optimizer_template.AdaptiveRandomSearchParameters(pop_size=6, n_iteration=20, seed=4)
+    parameters = optimizer_template.AdaptiveRandomSearchParameters(
+        pop_size=6, n_iteration=20, seed=4
+    )
     full_traj, full = sphere_run(parameters, 20)
     half_traj, half = sphere_run(parameters, 10)
     state = pickle.loads(pickle.dumps(half.get_state()))
@@ -84,10 +90,14 @@ def test_optimizer_template_resumes_from_its_state():
     resumed.set_state(state)
     for g in range(10, 20):
         inds = half_traj.individuals[g]
-        resumed.post_process(half_traj, [(i.ind_idx, (float(np.sum(i.x ** 2) + i.y ** 2),)) for i in inds])
+        resumed.post_process(
+            half_traj, [(i.ind_idx, (float(np.sum(i.x**2) + i.y**2),)) for i in inds]
+        )
     assert resumed.best_fitness == full.best_fitness
     np.testing.assert_array_equal(resumed.centre, full.centre)
-    assert full.best_fitness[0] < 0.1 and 20 not in full_traj.individuals  # from 5.25; stops after n_iteration
+    assert (
+        full.best_fitness[0] < 0.1 and 20 not in full_traj.individuals
+    )  # from 5.25; stops after n_iteration
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,11 @@
 """Optimizees: what the optimizers tune."""
 
-from .active_wait import ActiveWaitOptimizee, ActiveWaitOptimizeeParameters, AWOptimizee, AWOptimizeeParameters
+from .active_wait import (
+    ActiveWaitOptimizee,
+    ActiveWaitOptimizeeParameters,
+    AWOptimizee,
+    AWOptimizeeParameters,
+)
 from .command import CommandFailed, CommandOptimizee
 from .faults import FAULTS, FaultInjectionOptimizee
 from .functions import (

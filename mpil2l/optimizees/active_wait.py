@@ -9,7 +9,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..optimizee import Optimizee
+from .base import Optimizee
 
 ActiveWaitOptimizeeParameters = namedtuple(
     "ActiveWaitOptimizeeParameters", ["difficulty", "max_difficulty"], defaults=(10000.0, None)
@@ -18,9 +18,9 @@ ActiveWaitOptimizeeParameters.__doc__ = """Parameters of `ActiveWaitOptimizee`.
 
 Fields:
     difficulty: the initial individual's difficulty, a number >= 0 (L2L's field). An
-        evaluation counts the primes below the individual's difficulty by trial division:
-        about 10 ms of one core for 10,000, 0.1 s for 100,000 (time grows a little faster
-        than linearly). Default 10000.0, as in L2L's examples.
+        evaluation counts the primes below the individual's difficulty by trial division,
+        on one core, in a time that grows a little faster than linearly with the
+        difficulty. Default 10000.0, as in L2L's examples.
     max_difficulty: `bounding_func` and `simulate` cap an individual's difficulty at this
         value (a number >= difficulty), so an optimizer cannot make evaluations arbitrarily
         long; None (default) for no cap.
@@ -77,7 +77,7 @@ class ActiveWaitOptimizee(Optimizee):
         ValueError: a field is negative or not finite, or max_difficulty < difficulty.
 
     Example:
-        >>> from mpil2l.trajectory import Individual, Trajectory
+        >>> from mpil2l.model.trajectory import Individual, Trajectory
         >>> traj = Trajectory()
         >>> optimizee = ActiveWaitOptimizee(traj, ActiveWaitOptimizeeParameters(difficulty=100))
         >>> individual = optimizee.create_individual()
@@ -90,7 +90,8 @@ class ActiveWaitOptimizee(Optimizee):
         super().__init__(traj)
         if not isinstance(parameters, ActiveWaitOptimizeeParameters):
             raise TypeError(
-                f"parameters must be an ActiveWaitOptimizeeParameters, got {type(parameters).__name__}"
+                "parameters must be an ActiveWaitOptimizeeParameters, got "
+                f"{type(parameters).__name__}"
             )
         self.difficulty = _check_number("difficulty", parameters.difficulty)
         if parameters.max_difficulty is None:

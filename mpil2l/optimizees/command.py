@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from ..execution import RANK_VARIABLE
-from ..optimizee import Optimizee
+from ..evaluation.call import RANK_VARIABLE
+from .base import Optimizee
 
 # How much of a failed program's stderr goes into the error of its attempt.
 STDERR_TAIL = 4000
@@ -79,8 +79,8 @@ class CommandOptimizee(Optimizee):
     stdout and stderr are kept in one tar archive per worker, ``<output_dir>/rank-<r>.tar``
     (members ``g<generation>/i<ind_idx>/a<attempt>/stdout`` and ``stderr``), not in a file
     per individual; the output of an attempt killed for its time limit is archived too,
-    with ``.killed`` added, by the evaluation process that replaces the killed one. ``output_dir=None`` keeps
-    no output.
+    with ``.killed`` added, by the evaluation process that replaces the killed one.
+    ``output_dir=None`` keeps no output.
 
     Args:
         traj: the run's trajectory.
@@ -156,7 +156,11 @@ class CommandOptimizee(Optimizee):
         os.makedirs(work, exist_ok=True)
         self._archive_killed(work, rank)
         params = ind.as_dict()
-        where = {"generation": ind.generation, "ind_idx": ind.ind_idx, "attempt": getattr(ind, "attempt", 0)}
+        where = {
+            "generation": ind.generation,
+            "ind_idx": ind.ind_idx,
+            "attempt": getattr(ind, "attempt", 0),
+        }
         params_file = os.path.join(work, "params.json")
         result_file = os.path.join(work, "result.json")
         with open(params_file, "w") as f:
@@ -167,7 +171,9 @@ class CommandOptimizee(Optimizee):
         argv = self.launcher + [part.format(**fields) for part in self.command]
         if self.pass_arguments:
             argv += [_argument(k, v) for k, v in sorted(params.items())]
-        env = dict(os.environ, **self.env, MPIL2L_PARAMS_FILE=params_file, MPIL2L_RESULT_FILE=result_file)
+        env = dict(
+            os.environ, **self.env, MPIL2L_PARAMS_FILE=params_file, MPIL2L_RESULT_FILE=result_file
+        )
         paths = {name: os.path.join(work, name) for name in ("stdout", "stderr")}
         with open(os.path.join(work, _MARKER), "w") as f:
             json.dump(where, f)

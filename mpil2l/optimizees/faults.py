@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
-from ..optimizee import Optimizee
-from ..runs import StatusType
+from ..core.runs import StatusType
+from .base import Optimizee
 
 # fault name -> the status an attempt that injects it ends with (with isolation='process';
 # 'memory' needs runner_params['memory_limit_mb'], 'hang' needs runner_params['timeout']).
@@ -50,7 +50,9 @@ class FaultInjectionOptimizee(Optimizee):
         ValueError: an unknown fault name.
     """
 
-    def __init__(self, traj, faults=None, dims=2, seed=0, hang_seconds=3600.0, memory_bytes=1 << 40):
+    def __init__(
+        self, traj, faults=None, dims=2, seed=0, hang_seconds=3600.0, memory_bytes=1 << 40
+    ):
         super().__init__(traj)
         self.faults = {}
         for key, value in (faults or {}).items():
@@ -85,7 +87,9 @@ class FaultInjectionOptimizee(Optimizee):
         fault = self.fault_for(ind.generation, ind.ind_idx, getattr(ind, "attempt", 0))
         value = float(np.sum(np.asarray(ind.x, dtype=float) ** 2))
         if fault == "raise":
-            raise RuntimeError(f"injected fault: generation {ind.generation}, individual {ind.ind_idx}")
+            raise RuntimeError(
+                f"injected fault: generation {ind.generation}, individual {ind.ind_idx}"
+            )
         if fault == "nan":
             return (float("nan"),)
         if fault == "exit":

@@ -31,7 +31,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..optimizee import Optimizee
+from .base import Optimizee
 
 # -- parameter namedtuples (L2L's names and fields) -------------------------------------------
 
@@ -50,7 +50,9 @@ ChasmParameters.__doc__ = "Chasm has no parameters (and exists in 2 dimensions o
 EasomParameters = namedtuple("EasomParameters", [])
 EasomParameters.__doc__ = "Easom has no parameters."
 
-GaussianParameters = namedtuple("GaussianParameters", ["sigma", "mean"], defaults=("default", "default"))
+GaussianParameters = namedtuple(
+    "GaussianParameters", ["sigma", "mean"], defaults=("default", "default")
+)
 GaussianParameters.__doc__ = """Parameters of `Gaussian`, a negated multivariate normal density.
 
 Fields:
@@ -71,7 +73,9 @@ Fields:
         ``'default'`` or both given.
 """
 
-LangermannParameters = namedtuple("LangermannParameters", ["A", "c"], defaults=("default", "default"))
+LangermannParameters = namedtuple(
+    "LangermannParameters", ["A", "c"], defaults=("default", "default")
+)
 LangermannParameters.__doc__ = """Parameters of `Langermann`.
 
 Fields:
@@ -266,7 +270,9 @@ class Gaussian(Function):
         if sigma.shape != (d, d):
             raise ValueError(f"GaussianParameters.sigma must be {d} x {d}, got shape {sigma.shape}")
         if mean.shape != (d,):
-            raise ValueError(f"GaussianParameters.mean must hold {d} values, got shape {mean.shape}")
+            raise ValueError(
+                f"GaussianParameters.mean must hold {d} values, got shape {mean.shape}"
+            )
         if not np.allclose(sigma, sigma.T):
             raise ValueError(f"GaussianParameters.sigma must be symmetric, got {sigma.tolist()}")
         try:
@@ -293,7 +299,9 @@ def _table(params, name, default_a, default_c, dims, positive_c):
     """The ``(A, c)`` of a Shekel or Langermann function, checked against `dims`."""
     if _is_default(params.A) and _is_default(params.c):
         if dims != 2:
-            raise ValueError(f"the default {name}Parameters are 2-dimensional; give A and c for dims={dims}")
+            raise ValueError(
+                f"the default {name}Parameters are 2-dimensional; give A and c for dims={dims}"
+            )
         return np.array(default_a, dtype=float), np.array(default_c, dtype=float)
     if _is_default(params.A) or _is_default(params.c):
         raise ValueError(f"{name}Parameters.A and .c must both be 'default' or both be given")
@@ -318,7 +326,12 @@ class _TableFunction(Function):
         super().__init__(params, dims)
         self.is_default = _is_default(params.A) and _is_default(params.c)
         self.A, self.c = _table(
-            params, type(self).__name__, self._DEFAULT_A, self._DEFAULT_C, self.dims, self._POSITIVE_C
+            params,
+            type(self).__name__,
+            self._DEFAULT_A,
+            self._DEFAULT_C,
+            self.dims,
+            self._POSITIVE_C,
         )
 
     @property
@@ -608,7 +621,9 @@ class FunctionGenerator:
         if self.noise:
             rng = rng if rng is not None else random_state
             if rng is None:
-                raise ValueError("a noisy function needs an rng (numpy.random.Generator) for the noise")
+                raise ValueError(
+                    "a noisy function needs an rng (numpy.random.Generator) for the noise"
+                )
             value += float(rng.normal(self.mu, self.sigma))
         return value
 
@@ -617,7 +632,9 @@ class FunctionGenerator:
         params = {"dims": self.dims}
         if self.noise:
             params.update(mu=self.mu, sigma=self.sigma)
-        params["functions"] = [{type(p).__name__: dict(p._asdict())} for p in self.function_parameters]
+        params["functions"] = [
+            {type(p).__name__: dict(p._asdict())} for p in self.function_parameters
+        ]
         return params
 
 
@@ -738,7 +755,11 @@ class BenchmarkedFunctions:
         Raises:
             ValueError: `idx` is not a valid index.
         """
-        if isinstance(idx, bool) or not isinstance(idx, (int, np.integer)) or not 0 <= idx < len(BENCHMARKS):
+        if (
+            isinstance(idx, bool)
+            or not isinstance(idx, (int, np.integer))
+            or not 0 <= idx < len(BENCHMARKS)
+        ):
             raise ValueError(f"idx must be an integer in [0, {len(BENCHMARKS) - 1}], got {idx!r}")
         name, fg_params, dims = BENCHMARKS[idx]
         fg = FunctionGenerator(list(fg_params), dims=dims, noise=noise, mu=mu, sigma=sigma)
@@ -753,7 +774,9 @@ class BenchmarkedFunctions:
         try:
             idx = self.function_name_index_map[name]
         except (KeyError, TypeError):
-            raise ValueError(f"no benchmark function named {name!r}; known: {self.function_names}") from None
+            raise ValueError(
+                f"no benchmark function named {name!r}; known: {self.function_names}"
+            ) from None
         return self.get_function_by_index(idx, noise=noise, mu=mu, sigma=sigma)
 
     def get_params(self, fg_object, idx):
@@ -777,7 +800,7 @@ class FunctionGeneratorOptimizee(Optimizee):
         ValueError: `seed` is not an integer >= 0.
 
     Example:
-        >>> from mpil2l.trajectory import Individual, Trajectory
+        >>> from mpil2l.model.trajectory import Individual, Trajectory
         >>> (_, fg), _ = BenchmarkedFunctions().get_function_by_name("Rastrigin2d")
         >>> traj = Trajectory()
         >>> optimizee = FunctionGeneratorOptimizee(traj, fg, seed=1)
@@ -809,5 +832,7 @@ class FunctionGeneratorOptimizee(Optimizee):
         individual = traj.individual
         rng = None
         if self.fg_instance.noise:
-            rng = np.random.default_rng([self.seed, int(individual.generation), int(individual.ind_idx)])
+            rng = np.random.default_rng(
+                [self.seed, int(individual.generation), int(individual.ind_idx)]
+            )
         return (self.fg_instance.cost_function(individual.coords, rng),)

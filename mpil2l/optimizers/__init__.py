@@ -3,7 +3,12 @@
 from .asktell import AskTellOptimizer, Candidate
 from .asyncrandomsearch import AsyncRandomSearch, AsyncRandomSearchParameters
 from .crossentropy import CrossEntropyOptimizer, CrossEntropyParameters
-from .distributions import BayesianGaussianMixture, Gaussian, NoisyBayesianGaussianMixture, NoisyGaussian
+from .distributions import (
+    BayesianGaussianMixture,
+    Gaussian,
+    NoisyBayesianGaussianMixture,
+    NoisyGaussian,
+)
 from .evolutionstrategies import EvolutionStrategiesOptimizer, EvolutionStrategiesParameters
 from .face import FACEOptimizer, FACEParameters
 from .genetic import GeneticAlgorithmOptimizer, GeneticAlgorithmParameters
@@ -15,8 +20,8 @@ from .gradientdescent import (
     RMSPropParameters,
     StochasticGDParameters,
 )
-from .kalmanfilter import EnsembleKalmanFilter, EnsembleKalmanFilterParameters
 from .gridsearch import GridSearchOptimizer, GridSearchParameters
+from .kalmanfilter import EnsembleKalmanFilter, EnsembleKalmanFilterParameters
 from .multigradientdescent import (
     MultiAdaMaxParameters,
     MultiAdamParameters,
@@ -25,10 +30,17 @@ from .multigradientdescent import (
     MultiRMSPropParameters,
     MultiStochasticGDParameters,
 )
-from .naturalevolutionstrategies import NaturalEvolutionStrategiesOptimizer, NaturalEvolutionStrategiesParameters
+from .naturalevolutionstrategies import (
+    NaturalEvolutionStrategiesOptimizer,
+    NaturalEvolutionStrategiesParameters,
+)
 from .optimizer import Optimizer
 from .paralleltempering import ParallelTemperingOptimizer, ParallelTemperingParameters
-from .simulatedannealing import AvailableCoolingSchedules, SimulatedAnnealingOptimizer, SimulatedAnnealingParameters
+from .simulatedannealing import (
+    AvailableCoolingSchedules,
+    SimulatedAnnealingOptimizer,
+    SimulatedAnnealingParameters,
+)
 from .steadystate import SteadyStateOptimizer, SteadyStateParameters
 
 __all__ = [

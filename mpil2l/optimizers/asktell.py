@@ -16,9 +16,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..conversion import dict_to_list, list_to_dict
-from ..trajectory import INDIVIDUAL_PREFIX
-from .optimizer import Optimizer, check_int
+from ..model.conversion import dict_to_list, list_to_dict
+from ..model.trajectory import INDIVIDUAL_PREFIX
+from ._shared import check_int, check_optimizer_arguments, weighted_fitness
 
 
 class Candidate(NamedTuple):
@@ -73,25 +73,25 @@ class AskTellOptimizer:
         True
     """
 
-    # The namedtuple class `parameters` must be an instance of (None: anything).
+    # The namedtuple class (or tuple of classes) `parameters` must be an instance of
+    # (None: anything).
     parameters_type = None
 
-    def __init__(self, optimizee_create_individual, optimizee_fitness_weights, parameters,
-                 optimizee_bounding_func=None):
-        if not callable(optimizee_create_individual):
-            raise TypeError(
-                f"optimizee_create_individual must be callable, got {type(optimizee_create_individual).__name__}"
-            )
-        if optimizee_bounding_func is not None and not callable(optimizee_bounding_func):
-            raise TypeError(
-                f"optimizee_bounding_func must be callable or None, got {type(optimizee_bounding_func).__name__}"
-            )
-        if self.parameters_type is not None and not isinstance(parameters, self.parameters_type):
-            raise TypeError(
-                f"parameters must be a {self.parameters_type.__name__}, got {type(parameters).__name__}"
-            )
+    def __init__(
+        self,
+        optimizee_create_individual,
+        optimizee_fitness_weights,
+        parameters,
+        optimizee_bounding_func=None,
+    ):
         self.optimizee_create_individual = optimizee_create_individual
-        self.optimizee_fitness_weights = Optimizer._check_weights(optimizee_fitness_weights)
+        self.optimizee_fitness_weights = check_optimizer_arguments(
+            self,
+            optimizee_create_individual,
+            optimizee_fitness_weights,
+            parameters,
+            optimizee_bounding_func,
+        )
         self.optimizee_bounding_func = optimizee_bounding_func
         self.parameters = parameters
         self.seed = check_int("seed", parameters.seed, 0)
@@ -148,7 +148,11 @@ class AskTellOptimizer:
             vector = self._pending.pop(number)
             self.n_told += 1
             better = weighted > self.best_weighted_fitness
-            tie = weighted == self.best_weighted_fitness and self.best_number is not None and number < self.best_number
+            tie = (
+                weighted == self.best_weighted_fitness
+                and self.best_number is not None
+                and number < self.best_number
+            )
             if better or tie or self.best_number is None:
                 self.best_weighted_fitness = weighted
                 self.best_fitness = fitness
@@ -161,8 +165,14 @@ class AskTellOptimizer:
         """Sequence numbers asked and not yet told, in increasing order."""
         return sorted(self._pending)
 
-    # the scalar the optimizer maximises, sum(w_i * f_i), exactly as the generational optimizers
-    weighted_fitness = Optimizer.weighted_fitness
+    def weighted_fitness(self, fitness):
+        """The scalar the optimizer maximises: ``sum(w_i * f_i)``, as the generational
+        optimizers do.
+
+        Raises:
+            ValueError: `fitness` does not have one value per weight.
+        """
+        return weighted_fitness(self.optimizee_fitness_weights, fitness)
 
     def end(self, traj):
         """Stores the final results in the trajectory: ``final_individual``,
@@ -181,7 +191,12 @@ class AskTellOptimizer:
             "n_told": self.n_told,
             "pending": {n: v.copy() for n, v in self._pending.items()},
             "spec": self.spec,
-            "best": (self.best_individual, self.best_fitness, self.best_weighted_fitness, self.best_number),
+            "best": (
+                self.best_individual,
+                self.best_fitness,
+                self.best_weighted_fitness,
+                self.best_number,
+            ),
             "algorithm": self._state(),
         }
 
@@ -197,7 +212,9 @@ class AskTellOptimizer:
         self.n_asked, self.n_told = state["n_asked"], state["n_told"]
         self._pending = {n: np.array(v, dtype=float) for n, v in state["pending"].items()}
         self.spec = state["spec"]
-        self.best_individual, self.best_fitness, self.best_weighted_fitness, self.best_number = state["best"]
+        self.best_individual, self.best_fitness, self.best_weighted_fitness, self.best_number = (
+            state["best"]
+        )
         self._restore(state["algorithm"])
 
     # -- helpers for subclasses -----------------------------------------------------------
@@ -207,7 +224,7 @@ class AskTellOptimizer:
         return np.random.default_rng([self.seed, int(number)])
 
     def flatten(self, individual):
-        """An individual dict as a float vector (`mpil2l.conversion.dict_to_list` order); the
+        """An individual dict as a float vector (`mpil2l.model.conversion.dict_to_list` order); the
         first individual seen fixes the dict spec.
 
         Raises:

@@ -4,11 +4,12 @@ from collections import namedtuple
 
 import numpy as np
 
+from ._shared import check_real
 from .asktell import AskTellOptimizer
-from .optimizer import check_real
 
-AsyncRandomSearchParameters = namedtuple("AsyncRandomSearchParameters", ["seed", "lower", "upper"],
-                                         defaults=(42, -1.0, 1.0))
+AsyncRandomSearchParameters = namedtuple(
+    "AsyncRandomSearchParameters", ["seed", "lower", "upper"], defaults=(42, -1.0, 1.0)
+)
 AsyncRandomSearchParameters.__doc__ = """Parameters of `AsyncRandomSearch`.
 
 Args:
@@ -60,16 +61,27 @@ class AsyncRandomSearch(AskTellOptimizer):
 
     parameters_type = AsyncRandomSearchParameters
 
-    def __init__(self, optimizee_create_individual, optimizee_fitness_weights, parameters,
-                 optimizee_bounding_func=None):
-        super().__init__(optimizee_create_individual, optimizee_fitness_weights, parameters,
-                         optimizee_bounding_func)
+    def __init__(
+        self,
+        optimizee_create_individual,
+        optimizee_fitness_weights,
+        parameters,
+        optimizee_bounding_func=None,
+    ):
+        super().__init__(
+            optimizee_create_individual,
+            optimizee_fitness_weights,
+            parameters,
+            optimizee_bounding_func,
+        )
         d = self.flatten(optimizee_create_individual()).size
         self.lower = _corner("lower", parameters.lower, d)
         self.upper = _corner("upper", parameters.upper, d)
         if not np.all(self.upper > self.lower):
-            raise ValueError(f"upper must be > lower in every coordinate, got lower={parameters.lower!r}, "
-                             f"upper={parameters.upper!r}")
+            raise ValueError(
+                f"upper must be > lower in every coordinate, got lower={parameters.lower!r}, "
+                f"upper={parameters.upper!r}"
+            )
 
     def _propose(self, number, rng):
         return self.lower + (self.upper - self.lower) * rng.random(self.lower.size)
@@ -79,7 +91,11 @@ def _corner(name, value, d):
     """`value` (a number or one per coordinate) as a vector of `d` finite floats."""
     if np.ndim(value) == 0:
         return np.full(d, check_real(name, value))
-    values = [check_real(f"{name}[{i}]", v) for i, v in enumerate(np.asarray(value).ravel().tolist())]
+    values = [
+        check_real(f"{name}[{i}]", v) for i, v in enumerate(np.asarray(value).ravel().tolist())
+    ]
     if len(values) != d:
-        raise ValueError(f"{name} must hold 1 or {d} values (one per coordinate), got {len(values)}")
+        raise ValueError(
+            f"{name} must hold 1 or {d} values (one per coordinate), got {len(values)}"
+        )
     return np.array(values)

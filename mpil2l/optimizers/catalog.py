@@ -25,12 +25,15 @@ _NO_DEFAULT = object()
 def optimizer_classes():
     """Every optimizer `mpil2l.optimizers` exports, generational and ask/tell, by class
     name (sorted)."""
-    from . import __all__ as names
     from .. import optimizers
+    from . import __all__ as names
     from .asktell import AskTellOptimizer
     from .optimizer import Optimizer
 
-    bases = (Optimizer, AskTellOptimizer)  # generational (Experiment), asynchronous (AsyncExperiment)
+    bases = (
+        Optimizer,
+        AskTellOptimizer,
+    )  # generational (Experiment), asynchronous (AsyncExperiment)
     classes = {}
     for name in names:
         obj = getattr(optimizers, name)
@@ -115,8 +118,14 @@ def _parameters_section(parameters_type):
         lines += [text, ""]
     for field in parameters_type._fields:
         lines.append(f"  {_signature(parameters_type, field)}")
-        lines.append(textwrap.fill(docs.get(field, "UNDOCUMENTED"), width=92, initial_indent=" " * 6,
-                                   subsequent_indent=" " * 6))
+        lines.append(
+            textwrap.fill(
+                docs.get(field, "UNDOCUMENTED"),
+                width=92,
+                initial_indent=" " * 6,
+                subsequent_indent=" " * 6,
+            )
+        )
     return "\n".join(lines)
 
 

@@ -2,20 +2,29 @@
 
 import logging
 import math
-import numbers
 from collections import namedtuple
 
 import numpy as np
 
-from ..conversion import dict_to_list, list_to_dict
+from ..model.conversion import dict_to_list, list_to_dict
+from ._shared import check_int, check_real, check_stop_criterion
 from .distributions import Distribution, NoisyGaussian
-from .optimizer import Optimizer, check_int, check_real, check_stop_criterion
+from .optimizer import Optimizer
 
 logger = logging.getLogger("mpil2l.optimizers.crossentropy")
 
 CrossEntropyParameters = namedtuple(
     "CrossEntropyParameters",
-    ["pop_size", "rho", "smoothing", "temp_decay", "n_iteration", "distribution", "stop_criterion", "seed"],
+    [
+        "pop_size",
+        "rho",
+        "smoothing",
+        "temp_decay",
+        "n_iteration",
+        "distribution",
+        "stop_criterion",
+        "seed",
+    ],
     defaults=(50, 0.2, 0.0, 0.0, 100, None, math.inf, 42),
 )
 CrossEntropyParameters.__doc__ = """Parameters of `CrossEntropyOptimizer`.
@@ -39,8 +48,6 @@ Args:
     seed: seed of the optimizer's random generator (integer >= 0), which draws every
         sample, noise and selection. Default 42.
 """
-
-
 
 
 def make_distribution(distribution, default):
@@ -83,7 +90,9 @@ class SampleFitOptimizer(Optimizer):
         """Adds the parameters to `traj`, builds the distribution and generation 0 (`n_initial`
         individuals from ``optimizee_create_individual``, bounded), fits the distribution to
         it and expands the trajectory."""
-        self.current_distribution = make_distribution(self.parameters.distribution, default_distribution)
+        self.current_distribution = make_distribution(
+            self.parameters.distribution, default_distribution
+        )
         for name, value in self.parameters._asdict().items():
             if name == "distribution":
                 traj.f_add_parameter_group("distribution")
@@ -97,11 +106,15 @@ class SampleFitOptimizer(Optimizer):
         individuals = [self.optimizee_create_individual() for _ in range(n_initial)]
         vectors, specs = zip(*(dict_to_list(ind, get_dict_spec=True) for ind in individuals))
         if any(spec != specs[0] for spec in specs):
-            raise ValueError("optimizee_create_individual returned individuals of different keys or shapes")
+            raise ValueError(
+                "optimizee_create_individual returned individuals of different keys or shapes"
+            )
         self.dict_spec = specs[0]
         self.dimension = vectors[0].size
         if self.dimension == 0:
-            raise ValueError("optimizee_create_individual returned an individual without parameters")
+            raise ValueError(
+                "optimizee_create_individual returned an individual without parameters"
+            )
         traj.f_add_derived_parameter("dimension", self.dimension)
 
         self.gamma = -math.inf
@@ -121,8 +134,9 @@ class SampleFitOptimizer(Optimizer):
             bounded = np.array([dict_to_list(ind) for ind in self.eval_pop])
             if bounded.shape != vectors.shape:
                 raise ValueError(
-                    f"optimizee_bounding_func changed the individual's size from {vectors.shape[1]} "
-                    f"to {bounded.shape[1] if bounded.ndim == 2 else bounded.size}"
+                    "optimizee_bounding_func changed the individual's size from "
+                    f"{vectors.shape[1]} to "
+                    f"{bounded.shape[1] if bounded.ndim == 2 else bounded.size}"
                 )
             vectors = bounded
         self.eval_pop_asarray = np.array(vectors, dtype=float)
@@ -162,9 +176,13 @@ class SampleFitOptimizer(Optimizer):
         keep &= sorted_fit > -math.inf
         n_fitted = int(keep.sum())
         if n_fitted:
-            self.distribution_results = self.current_distribution.fit(sorted_pop[keep], self.smoothing)
+            self.distribution_results = self.current_distribution.fit(
+                sorted_pop[keep], self.smoothing
+            )
         else:
-            logger.warning("generation %d: every individual failed; the distribution is kept", self.g)
+            logger.warning(
+                "generation %d: every individual failed; the distribution is kept", self.g
+            )
         return n_fitted
 
     def _log_generation(self, traj, weighted, n_fitted):
@@ -186,10 +204,15 @@ class SampleFitOptimizer(Optimizer):
         group.f_add_result_group(name)
         group.f_add_result(f"{name}.algorithm_params", dict(params))
         group.f_add_result(
-            f"{name}.distribution_params", {k: np.copy(v) for k, v in self.distribution_results.items()}
+            f"{name}.distribution_params",
+            {k: np.copy(v) for k, v in self.distribution_results.items()},
         )
         logger.debug(
-            "generation %d: gamma %g, T %g, %d individual(s) fitted", self.g, self.gamma, self.T, n_fitted
+            "generation %d: gamma %g, T %g, %d individual(s) fitted",
+            self.g,
+            self.gamma,
+            self.T,
+            n_fitted,
         )
 
     def _stop(self, reason):
@@ -224,20 +247,30 @@ class SampleFitOptimizer(Optimizer):
             ValueError: the state lacks a key, holds another distribution or individuals of
                 another size.
         """
-        missing = {"distribution", "distribution_results", "gamma", "T", "best_fitness_in_run",
-                   "generation_params", "stop_reason", "eval_pop"} - set(state)
+        missing = {
+            "distribution",
+            "distribution_results",
+            "gamma",
+            "T",
+            "best_fitness_in_run",
+            "generation_params",
+            "stop_reason",
+            "eval_pop",
+        } - set(state)
         if missing:
             raise ValueError(f"{type(self).__name__} state lacks {sorted(missing)}")
         vectors = np.array([dict_to_list(ind) for ind in state["eval_pop"]], dtype=float)
         if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
             raise ValueError(
-                f"the saved individuals have {vectors.shape[-1] if vectors.ndim == 2 else 0} elements, "
-                f"this optimizer's have {self.dimension}"
+                f"the saved individuals have {vectors.shape[-1] if vectors.ndim == 2 else 0} "
+                f"elements, this optimizer's have {self.dimension}"
             )
         self.current_distribution.set_state(state["distribution"])
         super().set_state(state)
         self.eval_pop_asarray = vectors
-        self.distribution_results = {k: np.copy(v) for k, v in state["distribution_results"].items()}
+        self.distribution_results = {
+            k: np.copy(v) for k, v in state["distribution_results"].items()
+        }
         self.gamma = float(state["gamma"])
         self.T = float(state["T"])
         self.best_fitness_in_run = float(state["best_fitness_in_run"])
@@ -246,7 +279,7 @@ class SampleFitOptimizer(Optimizer):
 
 
 class CrossEntropyOptimizer(SampleFitOptimizer):
-    """The cross-entropy method over the flattened individual (see `mpil2l.conversion`).
+    """The cross-entropy method over the flattened individual (see `mpil2l.model.conversion`).
 
     It maximises ``sum(w_i * f_i)`` by fitting a distribution to the best individuals of
     each generation and sampling the next generation from it. Every random number comes
@@ -295,7 +328,7 @@ class CrossEntropyOptimizer(SampleFitOptimizer):
         ImportError: a mixture distribution without scikit-learn.
 
     Example:
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> traj = Trajectory()
         >>> rng = np.random.default_rng(0)
         >>> opt = CrossEntropyOptimizer(
@@ -340,8 +373,8 @@ class CrossEntropyOptimizer(SampleFitOptimizer):
         self.n_elite = int(self.rho * self.pop_size)
         if self.n_elite < 1:
             raise ValueError(
-                f"int(rho * pop_size) (the number of elite individuals) must be >= 1, got rho={self.rho:g}, "
-                f"pop_size={self.pop_size}"
+                "int(rho * pop_size) (the number of elite individuals) must be >= 1, got "
+                f"rho={self.rho:g}, pop_size={self.pop_size}"
             )
         self._setup(traj, NoisyGaussian, self.pop_size)
         traj.f_add_derived_parameter("n_elite", self.n_elite)
@@ -376,4 +409,3 @@ class CrossEntropyOptimizer(SampleFitOptimizer):
         self.g += 1
         self.T *= self.temp_decay
         self._expand_trajectory(traj)
-

@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from .optimizer import check_int, check_real
+from ._shared import check_int, check_real
 
 logger = logging.getLogger("mpil2l.optimizers.distributions")
 
@@ -51,7 +51,8 @@ def _check_data(data, dimension):
     data = np.asarray(data, dtype=float)
     if data.ndim != 2 or data.shape[0] < 1 or data.shape[1] < 1:
         raise ValueError(
-            f"data_list must be a 2-d array with one individual per row (at least one), got shape {data.shape}"
+            "data_list must be a 2-d array with one individual per row (at least one), got shape "
+            f"{data.shape}"
         )
     if not np.all(np.isfinite(data)):
         raise ValueError("data_list must hold finite numbers only")
@@ -80,7 +81,8 @@ def _scale_for(scale, dimension):
         return np.ones(dimension)
     if scale.ndim == 1 and scale.size != dimension:
         raise ValueError(
-            f"coordinate_scale has {scale.size} entries but the individuals have {dimension} elements"
+            f"coordinate_scale has {scale.size} entries but the individuals have {dimension} "
+            "elements"
         )
     return np.broadcast_to(scale, (dimension,)).astype(float)
 
@@ -174,7 +176,9 @@ class Distribution:
 
     def _check_state(self, state, keys):
         if not isinstance(state, dict) or state.get("distribution_name") != type(self).__name__:
-            name = state.get("distribution_name") if isinstance(state, dict) else type(state).__name__
+            name = (
+                state.get("distribution_name") if isinstance(state, dict) else type(state).__name__
+            )
             raise ValueError(f"cannot restore a {name} state into a {type(self).__name__}")
         missing = set(keys) - set(state)
         if missing:
@@ -259,8 +263,11 @@ class Gaussian(Distribution):
         return sample_normal(self.random_state, self.mean, self._sampling_cov(), n_individuals)
 
     def get_state(self):
-        return {"distribution_name": type(self).__name__, "mean": _array_or_none(self.mean),
-                "cov": _array_or_none(self.cov)}
+        return {
+            "distribution_name": type(self).__name__,
+            "mean": _array_or_none(self.mean),
+            "cov": _array_or_none(self.cov),
+        }
 
     def set_state(self, state):
         """Restores the fitted mean and covariance.
@@ -306,15 +313,22 @@ class NoisyGaussian(Gaussian):
         self.noise_magnitude = check_real("noise_magnitude", noise_magnitude, 0.0)
         self.coordinate_scale = _check_scale(coordinate_scale)
         self.noise_decay = check_real("noise_decay", noise_decay, 0.0, 1.0)
-        self._init_args = {"noise_magnitude": noise_magnitude, "coordinate_scale": coordinate_scale,
-                           "noise_decay": noise_decay}
+        self._init_args = {
+            "noise_magnitude": noise_magnitude,
+            "coordinate_scale": coordinate_scale,
+            "noise_decay": noise_decay,
+        }
         self.current_noise_magnitude = self.noise_magnitude
         self.noise_value = None
         self.noisy_cov = None
 
     def get_params(self):
-        return {"distribution_name": type(self).__name__, "noise_magnitude": self.noise_magnitude,
-                "coordinate_scale": self.coordinate_scale, "noise_decay": self.noise_decay}
+        return {
+            "distribution_name": type(self).__name__,
+            "noise_magnitude": self.noise_magnitude,
+            "coordinate_scale": self.coordinate_scale,
+            "noise_decay": self.noise_decay,
+        }
 
     def fit(self, data_list, smooth_update=0.0):
         """Fits like `Gaussian.fit`, then redraws the noise and decays its magnitude.
@@ -330,20 +344,27 @@ class NoisyGaussian(Gaussian):
         data = _check_data(data_list, self.dimension)
         scale = _scale_for(self.coordinate_scale, data.shape[1])
         self._fit_gaussian(data, smooth_update)
-        self.noise_value = np.abs(self.random_state.normal(0.0, self.current_noise_magnitude * scale))
+        self.noise_value = np.abs(
+            self.random_state.normal(0.0, self.current_noise_magnitude * scale)
+        )
         self.noisy_cov = self.cov + np.diag(self.noise_value)
         self.current_noise_magnitude *= self.noise_decay
-        return {"mean": self.mean.copy(), "covariance_matrix": self.noisy_cov.copy(),
-                "noise_value": self.noise_value.copy()}
+        return {
+            "mean": self.mean.copy(),
+            "covariance_matrix": self.noisy_cov.copy(),
+            "noise_value": self.noise_value.copy(),
+        }
 
     def _sampling_cov(self):
         return self.noisy_cov
 
     def get_state(self):
         state = super().get_state()
-        state.update(current_noise_magnitude=self.current_noise_magnitude,
-                     noise_value=_array_or_none(self.noise_value),
-                     noisy_cov=_array_or_none(self.noisy_cov))
+        state.update(
+            current_noise_magnitude=self.current_noise_magnitude,
+            noise_value=_array_or_none(self.noise_value),
+            noisy_cov=_array_or_none(self.noisy_cov),
+        )
         return state
 
     def set_state(self, state):
@@ -352,7 +373,9 @@ class NoisyGaussian(Gaussian):
         Raises:
             ValueError: `state` comes from another class or lacks a key.
         """
-        self._check_state(state, ("mean", "cov", "current_noise_magnitude", "noise_value", "noisy_cov"))
+        self._check_state(
+            state, ("mean", "cov", "current_noise_magnitude", "noise_value", "noisy_cov")
+        )
         super().set_state(state)
         self.current_noise_magnitude = float(state["current_noise_magnitude"])
         self.noise_value = _array_or_none(state["noise_value"])
@@ -438,7 +461,9 @@ class BayesianGaussianMixture(Distribution):
                 n_components=self.n_components, random_state=seed, **self.sklearn_kwargs
             )
         except TypeError as exc:
-            raise TypeError(f"bad keyword argument for sklearn.mixture.BayesianGaussianMixture: {exc}") from None
+            raise TypeError(
+                f"bad keyword argument for sklearn.mixture.BayesianGaussianMixture: {exc}"
+            ) from None
 
     @property
     def dimension(self):
@@ -446,8 +471,11 @@ class BayesianGaussianMixture(Distribution):
         return None if self.means is None else self.means.shape[1]
 
     def get_params(self):
-        return {"distribution_name": type(self).__name__, "n_components": self.n_components,
-                **{k: v for k, v in self._init_args.items() if k != "n_components"}}
+        return {
+            "distribution_name": type(self).__name__,
+            "n_components": self.n_components,
+            **{k: v for k, v in self._init_args.items() if k != "n_components"},
+        }
 
     def fit(self, data_list, smooth_update=0.0):
         """Fits the mixture; see `Distribution.fit`.
@@ -507,8 +535,11 @@ class BayesianGaussianMixture(Distribution):
         pass
 
     def _params(self):
-        return {"weights": self.weights.copy(), "means": self.means.copy(),
-                "covariances": self.covariances.copy()}
+        return {
+            "weights": self.weights.copy(),
+            "means": self.means.copy(),
+            "covariances": self.covariances.copy(),
+        }
 
     def _sampling_covariances(self):
         return self.covariances
@@ -526,13 +557,20 @@ class BayesianGaussianMixture(Distribution):
         rng = self.random_state
         counts = rng.multinomial(n_individuals, self.weights / self.weights.sum())
         covariances = self._sampling_covariances()
-        rows = [sample_normal(rng, self.means[k], covariances[k], counts[k]) for k in range(self.n_components)]
+        rows = [
+            sample_normal(rng, self.means[k], covariances[k], counts[k])
+            for k in range(self.n_components)
+        ]
         samples = np.concatenate(rows, axis=0)
         return samples[rng.permutation(n_individuals)]
 
     def get_state(self):
-        return {"distribution_name": type(self).__name__, "weights": _array_or_none(self.weights),
-                "means": _array_or_none(self.means), "covariances": _array_or_none(self.covariances)}
+        return {
+            "distribution_name": type(self).__name__,
+            "weights": _array_or_none(self.weights),
+            "means": _array_or_none(self.means),
+            "covariances": _array_or_none(self.covariances),
+        }
 
     def set_state(self, state):
         """Restores the fitted mixture.
@@ -573,13 +611,20 @@ class NoisyBayesianGaussianMixture(BayesianGaussianMixture):
         TypeError, ValueError: an argument has the wrong type or range.
     """
 
-    def __init__(self, n_components=2, noise_magnitude=1.0, coordinate_scale=None, noise_decay=0.95, **kwargs):
+    def __init__(
+        self, n_components=2, noise_magnitude=1.0, coordinate_scale=None, noise_decay=0.95, **kwargs
+    ):
         super().__init__(n_components, **kwargs)
         self.noise_magnitude = check_real("noise_magnitude", noise_magnitude, 0.0)
         self.coordinate_scale = _check_scale(coordinate_scale)
         self.noise_decay = check_real("noise_decay", noise_decay, 0.0, 1.0)
-        self._init_args = {"n_components": n_components, "noise_magnitude": noise_magnitude,
-                           "coordinate_scale": coordinate_scale, "noise_decay": noise_decay, **kwargs}
+        self._init_args = {
+            "n_components": n_components,
+            "noise_magnitude": noise_magnitude,
+            "coordinate_scale": coordinate_scale,
+            "noise_decay": noise_decay,
+            **kwargs,
+        }
         self.current_noise_magnitude = self.noise_magnitude
         self.noise_value = None
         self.noisy_covariances = None
@@ -590,7 +635,9 @@ class NoisyBayesianGaussianMixture(BayesianGaussianMixture):
     def _after_fit(self):
         scale = _scale_for(self.coordinate_scale, self.means.shape[1])
         self.noise_value = np.abs(
-            self.random_state.normal(0.0, self.current_noise_magnitude * scale, size=self.means.shape)
+            self.random_state.normal(
+                0.0, self.current_noise_magnitude * scale, size=self.means.shape
+            )
         )
         self.noisy_covariances = self.covariances + np.stack([np.diag(v) for v in self.noise_value])
         self.current_noise_magnitude *= self.noise_decay
@@ -606,9 +653,11 @@ class NoisyBayesianGaussianMixture(BayesianGaussianMixture):
 
     def get_state(self):
         state = super().get_state()
-        state.update(current_noise_magnitude=self.current_noise_magnitude,
-                     noise_value=_array_or_none(self.noise_value),
-                     noisy_covariances=_array_or_none(self.noisy_covariances))
+        state.update(
+            current_noise_magnitude=self.current_noise_magnitude,
+            noise_value=_array_or_none(self.noise_value),
+            noisy_covariances=_array_or_none(self.noisy_covariances),
+        )
         return state
 
     def set_state(self, state):
@@ -617,10 +666,18 @@ class NoisyBayesianGaussianMixture(BayesianGaussianMixture):
         Raises:
             ValueError: as `BayesianGaussianMixture.set_state`.
         """
-        self._check_state(state, ("weights", "means", "covariances", "current_noise_magnitude",
-                                  "noise_value", "noisy_covariances"))
+        self._check_state(
+            state,
+            (
+                "weights",
+                "means",
+                "covariances",
+                "current_noise_magnitude",
+                "noise_value",
+                "noisy_covariances",
+            ),
+        )
         super().set_state(state)
         self.current_noise_magnitude = float(state["current_noise_magnitude"])
         self.noise_value = _array_or_none(state["noise_value"])
         self.noisy_covariances = _array_or_none(state["noisy_covariances"])
-

@@ -7,13 +7,13 @@ The helpers `rank_utilities`, `shaped_fitness` and `gaussian_perturbations` are 
 
 import logging
 import math
-import numbers
 from collections import namedtuple
 
 import numpy as np
 
-from ..conversion import dict_to_list, list_to_dict
-from .optimizer import Optimizer, check_bool, check_int, check_positive, check_real, check_stop_criterion
+from ..model.conversion import dict_to_list, list_to_dict
+from ._shared import check_bool, check_int, check_positive, check_stop_criterion
+from .optimizer import Optimizer
 
 logger = logging.getLogger("mpil2l.optimizers.evolutionstrategies")
 
@@ -51,12 +51,6 @@ Args:
 """
 
 
-
-
-
-
-
-
 def check_positive_vector(name, value, size):
     """Returns `value` as a float array of `size` elements, all finite and > 0; a single
     number is repeated.
@@ -68,7 +62,9 @@ def check_positive_vector(name, value, size):
     """
     array = np.asarray(value)
     if array.dtype.kind not in "iuf" or array.dtype == np.bool_:
-        raise TypeError(f"{name} must be a number or an array of numbers, got {type(value).__name__} {value!r}")
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, got {type(value).__name__} {value!r}"
+        )
     array = array.astype(float)
     if array.ndim == 0:
         array = np.full(size, float(array))
@@ -182,7 +178,7 @@ class EvolutionStrategiesOptimizer(Optimizer):
         ValueError: a field is out of range (e.g. "pop_size must be >= 1, got 0").
 
     Example:
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> traj = Trajectory()
         >>> opt = EvolutionStrategiesOptimizer(
         ...     traj, lambda: {"x": np.array([2.0, -1.0])}, (-1.0,),
@@ -214,8 +210,12 @@ class EvolutionStrategiesOptimizer(Optimizer):
         )
         p = parameters
         self.learning_rate = check_positive("learning_rate", p.learning_rate)
-        self.mirrored_sampling_enabled = check_bool("mirrored_sampling_enabled", p.mirrored_sampling_enabled)
-        self.fitness_shaping_enabled = check_bool("fitness_shaping_enabled", p.fitness_shaping_enabled)
+        self.mirrored_sampling_enabled = check_bool(
+            "mirrored_sampling_enabled", p.mirrored_sampling_enabled
+        )
+        self.fitness_shaping_enabled = check_bool(
+            "fitness_shaping_enabled", p.fitness_shaping_enabled
+        )
         self.pop_size = check_int("pop_size", p.pop_size, 1)
         self.n_iteration = check_int("n_iteration", p.n_iteration, 1)
         self.stop_criterion = check_stop_criterion(p.stop_criterion)
@@ -224,7 +224,9 @@ class EvolutionStrategiesOptimizer(Optimizer):
         self.current_individual_arr, self.optimizee_individual_dict_spec = dict_to_list(
             optimizee_create_individual(), get_dict_spec=True
         )
-        self.noise_std = check_positive_vector("noise_std", p.noise_std, self.current_individual_arr.size)
+        self.noise_std = check_positive_vector(
+            "noise_std", p.noise_std, self.current_individual_arr.size
+        )
         for name, value in p._asdict().items():
             traj.f_add_parameter(name, value)
         traj.f_add_parameter("dimension", self.current_individual_arr.shape)
@@ -238,8 +240,12 @@ class EvolutionStrategiesOptimizer(Optimizer):
         self.current_perturbations = gaussian_perturbations(
             self.rng, self.pop_size, self.noise_std, self.mirrored_sampling_enabled
         )
-        points = np.vstack([self.current_individual_arr + self.current_perturbations, self.current_individual_arr])
-        self.eval_pop = [self._bound(list_to_dict(x, self.optimizee_individual_dict_spec)) for x in points]
+        points = np.vstack(
+            [self.current_individual_arr + self.current_perturbations, self.current_individual_arr]
+        )
+        self.eval_pop = [
+            self._bound(list_to_dict(x, self.optimizee_individual_dict_spec)) for x in points
+        ]
 
     def _bound(self, individual):
         if self.optimizee_bounding_func is None:
@@ -264,14 +270,21 @@ class EvolutionStrategiesOptimizer(Optimizer):
             return
         values = shaped_fitness(weighted[:-1], self.fitness_shaping_enabled)
         if values is None:
-            logger.warning("generation %d: every perturbed individual failed; theta is kept", self.g)
+            logger.warning(
+                "generation %d: every perturbed individual failed; theta is kept", self.g
+            )
         else:
             n = values.size
-            step = self.learning_rate * (values @ self.current_perturbations) / (n * self.noise_std**2)
+            step = (
+                self.learning_rate * (values @ self.current_perturbations) / (n * self.noise_std**2)
+            )
             if np.all(np.isfinite(step)):
                 self.current_individual_arr = self.current_individual_arr + step
             else:
-                logger.warning("generation %d: the update is not finite (fitness too large?); theta is kept", self.g)
+                logger.warning(
+                    "generation %d: the update is not finite (fitness too large?); theta is kept",
+                    self.g,
+                )
         self.g += 1
         self._sample_generation()
         self._expand_trajectory(traj)
@@ -293,15 +306,23 @@ class EvolutionStrategiesOptimizer(Optimizer):
             ValueError: the state lacks a key, or its arrays do not match this optimizer's
                 individual size and population.
         """
-        missing = {"current_individual_arr", "current_perturbations", "current_individual_fitness"} - set(state)
+        missing = {
+            "current_individual_arr",
+            "current_perturbations",
+            "current_individual_fitness",
+        } - set(state)
         if missing:
             raise ValueError(f"evolution strategies state lacks {sorted(missing)}")
         theta = np.asarray(state["current_individual_arr"], dtype=float)
         perturbations = np.asarray(state["current_perturbations"], dtype=float)
-        if theta.shape != self.current_individual_arr.shape or perturbations.shape != self.current_perturbations.shape:
+        if (
+            theta.shape != self.current_individual_arr.shape
+            or perturbations.shape != self.current_perturbations.shape
+        ):
             raise ValueError(
-                f"the saved state has theta {theta.shape} and perturbations {perturbations.shape}, this "
-                f"optimizer expects {self.current_individual_arr.shape} and {self.current_perturbations.shape}"
+                f"the saved state has theta {theta.shape} and perturbations {perturbations.shape}, "
+                f"this optimizer expects {self.current_individual_arr.shape} and "
+                f"{self.current_perturbations.shape}"
             )
         super().set_state(state)
         self.current_individual_arr = theta.copy()

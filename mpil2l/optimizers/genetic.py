@@ -5,8 +5,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..conversion import dict_to_list, list_to_dict
-from .optimizer import Optimizer, check_int, check_real
+from ..model.conversion import dict_to_list, list_to_dict
+from ._shared import check_int, check_real
+from .optimizer import Optimizer
 
 logger = logging.getLogger("mpil2l.optimizers.genetic")
 
@@ -18,7 +19,17 @@ MAX_VARIATION_ROUNDS = 1000
 
 GeneticAlgorithmParameters = namedtuple(
     "GeneticAlgorithmParameters",
-    ["seed", "pop_size", "cx_prob", "mut_prob", "n_iteration", "ind_prob", "tourn_size", "mate_par", "mut_par"],
+    [
+        "seed",
+        "pop_size",
+        "cx_prob",
+        "mut_prob",
+        "n_iteration",
+        "ind_prob",
+        "tourn_size",
+        "mate_par",
+        "mut_par",
+    ],
     defaults=(42, 50, 0.7, 0.5, 100, 0.2, 3, 0.5, 1.0),
 )
 GeneticAlgorithmParameters.__doc__ = """Parameters of `GeneticAlgorithmOptimizer`.
@@ -37,7 +48,7 @@ Args:
 
 
 class GeneticAlgorithmOptimizer(Optimizer):
-    """A genetic algorithm over the flattened individual (see `mpil2l.conversion`).
+    """A genetic algorithm over the flattened individual (see `mpil2l.model.conversion`).
 
     It maximises ``sum(w_i * f_i)``. The optimizer draws every random number from its own
     ``numpy.random.default_rng(seed)``, and results are taken by ``ind_idx``, so a run is
@@ -91,7 +102,7 @@ class GeneticAlgorithmOptimizer(Optimizer):
             is 0).
 
     Example:
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> traj = Trajectory()
         >>> rng = np.random.default_rng(0)
         >>> opt = GeneticAlgorithmOptimizer(
@@ -140,10 +151,16 @@ class GeneticAlgorithmOptimizer(Optimizer):
             traj.f_add_parameter(name, value)
 
         self.rng = np.random.default_rng(self.seed)
-        genomes, specs = zip(*(dict_to_list(optimizee_create_individual(), get_dict_spec=True)
-                               for _ in range(self.pop_size)))
+        genomes, specs = zip(
+            *(
+                dict_to_list(optimizee_create_individual(), get_dict_spec=True)
+                for _ in range(self.pop_size)
+            )
+        )
         if any(spec != specs[0] for spec in specs):
-            raise ValueError("optimizee_create_individual returned individuals of different keys or shapes")
+            raise ValueError(
+                "optimizee_create_individual returned individuals of different keys or shapes"
+            )
         self.dict_spec = specs[0]
         self.pop = np.array(genomes)
         self.pop_fitness = [None] * self.pop_size
@@ -251,7 +268,8 @@ class GeneticAlgorithmOptimizer(Optimizer):
         bounded = dict_to_list(self.optimizee_bounding_func(list_to_dict(genome, self.dict_spec)))
         if bounded.shape != genome.shape:
             raise ValueError(
-                f"optimizee_bounding_func changed the individual's size from {genome.size} to {bounded.size}"
+                f"optimizee_bounding_func changed the individual's size from {genome.size} to "
+                f"{bounded.size}"
             )
         return bounded
 
@@ -297,18 +315,22 @@ class GeneticAlgorithmOptimizer(Optimizer):
             ValueError: the state lacks a key or its population does not match ``pop_size``
                 and the individual's size.
         """
-        missing = {"pop", "pop_fitness", "pop_weighted", "eval_indices", "hall_of_fame"} - set(state)
+        missing = {"pop", "pop_fitness", "pop_weighted", "eval_indices", "hall_of_fame"} - set(
+            state
+        )
         if missing:
             raise ValueError(f"genetic algorithm state lacks {sorted(missing)}")
         pop = np.asarray(state["pop"], dtype=float)
         if pop.shape != self.pop.shape:
             raise ValueError(
-                f"the saved population has shape {pop.shape}, this optimizer expects {self.pop.shape} "
-                "(pop_size, individual size)"
+                f"the saved population has shape {pop.shape}, this optimizer expects "
+                f"{self.pop.shape} (pop_size, individual size)"
             )
         super().set_state(state)
         self.pop = pop.copy()
         self.pop_fitness = list(state["pop_fitness"])
         self.pop_weighted = np.asarray(state["pop_weighted"], dtype=float).copy()
         self.eval_indices = list(state["eval_indices"])
-        self.hall_of_fame = [dict(e, individual=dict(e["individual"])) for e in state["hall_of_fame"]]
+        self.hall_of_fame = [
+            dict(e, individual=dict(e["individual"])) for e in state["hall_of_fame"]
+        ]

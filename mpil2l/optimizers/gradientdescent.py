@@ -12,8 +12,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..conversion import dict_to_list, list_to_dict
-from .optimizer import Optimizer, check_int, check_positive, check_real, check_stop_criterion
+from ..model.conversion import dict_to_list, list_to_dict
+from ._shared import check_int, check_positive, check_real, check_stop_criterion
+from .optimizer import Optimizer
 
 logger = logging.getLogger("mpil2l.optimizers.gradientdescent")
 
@@ -30,7 +31,14 @@ _COMMON_DOC = """    learning_rate: step size of the update (> 0). Default 0.01.
 
 ClassicGDParameters = namedtuple(
     "ClassicGDParameters",
-    ["learning_rate", "exploration_step_size", "n_random_steps", "n_iteration", "stop_criterion", "seed"],
+    [
+        "learning_rate",
+        "exploration_step_size",
+        "n_random_steps",
+        "n_iteration",
+        "stop_criterion",
+        "seed",
+    ],
     defaults=(0.01, 0.01, 5, 100, math.inf, 42),
 )
 ClassicGDParameters.__doc__ = f"""Parameters of `GradientDescentOptimizer` for classic gradient
@@ -164,12 +172,15 @@ class UpdateRule:
         """
         missing = set(self.moments) - set(state)
         if missing:
-            raise ValueError(f"the saved update rule state lacks {sorted(missing)} (saved by another rule?)")
+            raise ValueError(
+                f"the saved update rule state lacks {sorted(missing)} (saved by another rule?)"
+            )
         saved = {name: np.asarray(state[name], dtype=float) for name in self.moments}
         for name, value in saved.items():
             if value.shape != self.moments[name].shape:
                 raise ValueError(
-                    f"the saved {name} has shape {value.shape}, this optimizer expects {self.moments[name].shape}"
+                    f"the saved {name} has shape {value.shape}, this optimizer expects "
+                    f"{self.moments[name].shape}"
                 )
         self.moments = {name: value.copy() for name, value in saved.items()}
 
@@ -182,12 +193,17 @@ class ClassicGDRule(UpdateRule):
 
 
 class StochasticGDRule(UpdateRule):
-    """``step = learning_rate * (gradient + stochastic_decay^(g+1) * N(0, stochastic_deviation^2))``."""
+    """The step of stochastic gradient descent: ``step = learning_rate * (gradient +
+    stochastic_decay^(g+1) * N(0, stochastic_deviation^2))``."""
 
     def __init__(self, parameters, size):
         super().__init__(parameters, size)
-        self.stochastic_deviation = check_real("stochastic_deviation", parameters.stochastic_deviation, 0.0)
-        self.stochastic_decay = check_real("stochastic_decay", parameters.stochastic_decay, 0.0, 1.0)
+        self.stochastic_deviation = check_real(
+            "stochastic_deviation", parameters.stochastic_deviation, 0.0
+        )
+        self.stochastic_decay = check_real(
+            "stochastic_decay", parameters.stochastic_decay, 0.0, 1.0
+        )
 
     def step(self, gradient, generation, rng):
         noise = rng.normal(0.0, self.stochastic_deviation, gradient.size)
@@ -225,13 +241,17 @@ class AdaMaxRule(UpdateRule):
     def __init__(self, parameters, size):
         super().__init__(parameters, size)
         self.first_order_decay = _check_decay("first_order_decay", parameters.first_order_decay)
-        self.second_order_decay = check_real("second_order_decay", parameters.second_order_decay, 0.0, 1.0)
+        self.second_order_decay = check_real(
+            "second_order_decay", parameters.second_order_decay, 0.0, 1.0
+        )
 
     def step(self, gradient, generation, rng):
         b1, b2, m = self.first_order_decay, self.second_order_decay, self.moments
         m["fo_moment"] = b1 * m["fo_moment"] + (1.0 - b1) * gradient
         m["so_moment"] = np.maximum(b2 * m["so_moment"], np.abs(gradient))
-        ratio = np.divide(m["fo_moment"], m["so_moment"], out=np.zeros_like(gradient), where=m["so_moment"] > 0)
+        ratio = np.divide(
+            m["fo_moment"], m["so_moment"], out=np.zeros_like(gradient), where=m["so_moment"] > 0
+        )
         return self.learning_rate * ratio
 
 
@@ -299,14 +319,18 @@ class FiniteDifferenceGradientOptimizer(Optimizer):
         )
         p = parameters
         self.learning_rate = check_positive("learning_rate", p.learning_rate)
-        self.exploration_step_size = check_positive("exploration_step_size", p.exploration_step_size)
+        self.exploration_step_size = check_positive(
+            "exploration_step_size", p.exploration_step_size
+        )
         self.n_random_steps = check_int("n_random_steps", p.n_random_steps, 1)
         self.n_iteration = check_int("n_iteration", p.n_iteration, 1)
         self.stop_criterion = check_stop_criterion(p.stop_criterion)
         self.seed = check_int("seed", p.seed, 0)
         self._check_more_parameters(p)
 
-        start, self.optimizee_individual_dict_spec = dict_to_list(optimizee_create_individual(), get_dict_spec=True)
+        start, self.optimizee_individual_dict_spec = dict_to_list(
+            optimizee_create_individual(), get_dict_spec=True
+        )
         if start.size == 0:
             raise ValueError("the individual has no parameters to optimize")
         rule = next(self.update_rules[t] for t in type(p).__mro__ if t in self.update_rules)
@@ -343,7 +367,9 @@ class FiniteDifferenceGradientOptimizer(Optimizer):
     # -- the algorithm --------------------------------------------------------------------
 
     def _sample_generation(self):
-        steps = self.rng.normal(0.0, self.exploration_step_size, (self._n_points() - 1, self.current_individual.size))
+        steps = self.rng.normal(
+            0.0, self.exploration_step_size, (self._n_points() - 1, self.current_individual.size)
+        )
         explored = [self._bound(self.current_individual + step) for step in steps]
         self.points = np.array(explored + [self.current_individual])
         self.eval_pop = self._population(self.points)
@@ -351,10 +377,13 @@ class FiniteDifferenceGradientOptimizer(Optimizer):
     def _bound(self, point):
         if self.optimizee_bounding_func is None:
             return np.array(point, dtype=float)
-        bounded = dict_to_list(self.optimizee_bounding_func(list_to_dict(point, self.optimizee_individual_dict_spec)))
+        bounded = dict_to_list(
+            self.optimizee_bounding_func(list_to_dict(point, self.optimizee_individual_dict_spec))
+        )
         if bounded.shape != point.shape:
             raise ValueError(
-                f"optimizee_bounding_func changed the individual's size from {point.size} to {bounded.size}"
+                f"optimizee_bounding_func changed the individual's size from {point.size} to "
+                f"{bounded.size}"
             )
         return bounded
 
@@ -400,7 +429,10 @@ class FiniteDifferenceGradientOptimizer(Optimizer):
             return
         gradient = self.estimate_gradient(weighted)
         if gradient is None:
-            logger.warning("generation %d: no finite fitness for the current individual or around it; no step", self.g)
+            logger.warning(
+                "generation %d: no finite fitness for the current individual or around it; no step",
+                self.g,
+            )
         else:
             moments = self.update_rule.get_state()
             step = self.update_rule.step(gradient, self.g, self.rng)
@@ -408,7 +440,9 @@ class FiniteDifferenceGradientOptimizer(Optimizer):
                 self.current_individual = self._bound(self.current_individual + step)
             else:
                 self.update_rule.set_state(moments)
-                logger.warning("generation %d: the step is not finite (fitness too large?); no step", self.g)
+                logger.warning(
+                    "generation %d: the step is not finite (fitness too large?); no step", self.g
+                )
         self.g += 1
         self._sample_generation()
         self._expand_trajectory(traj)
@@ -438,8 +472,8 @@ class FiniteDifferenceGradientOptimizer(Optimizer):
         points = np.asarray(state["points"], dtype=float)
         if points.shape != self.points.shape:
             raise ValueError(
-                f"the saved generation has shape {points.shape}, this optimizer expects {self.points.shape} "
-                "(points, individual size)"
+                f"the saved generation has shape {points.shape}, this optimizer expects "
+                f"{self.points.shape} (points, individual size)"
             )
         self.update_rule.set_state(state["update_rule"])
         super().set_state(state)
@@ -496,7 +530,7 @@ class GradientDescentOptimizer(FiniteDifferenceGradientOptimizer):
         ValueError: a field is out of range (e.g. "n_random_steps must be >= 1, got 0").
 
     Example:
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> traj = Trajectory()
         >>> opt = GradientDescentOptimizer(
         ...     traj, lambda: {"x": np.array([2.0, -1.0])}, (-1.0,),
@@ -508,7 +542,13 @@ class GradientDescentOptimizer(FiniteDifferenceGradientOptimizer):
         (4, True)
     """
 
-    parameters_type = (ClassicGDParameters, StochasticGDParameters, AdamParameters, AdaMaxParameters, RMSPropParameters)
+    parameters_type = (
+        ClassicGDParameters,
+        StochasticGDParameters,
+        AdamParameters,
+        AdaMaxParameters,
+        RMSPropParameters,
+    )
     update_rules = {
         ClassicGDParameters: ClassicGDRule,
         StochasticGDParameters: StochasticGDRule,

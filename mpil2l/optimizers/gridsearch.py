@@ -6,8 +6,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..conversion import DictEntryType, dict_to_list, entry_size
-from .optimizer import Optimizer, check_int, check_real
+from ..model.conversion import DictEntryType, dict_to_list, entry_size
+from ._shared import check_int, check_real
+from .optimizer import Optimizer
 
 logger = logging.getLogger("mpil2l.optimizers.gridsearch")
 
@@ -52,13 +53,14 @@ class GridSearchOptimizer(Optimizer):
             ``n_steps >= 0``.
 
     Example:
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> traj = Trajectory()
         >>> opt = GridSearchOptimizer(traj, lambda: {"x": 0.0}, (-1.0,),
         ...                           GridSearchParameters(param_grid={"x": (-1.0, 1.0, 4)}))
         >>> [ind.x for ind in traj.individuals[0]]
         [-1.0, -0.5, 0.0, 0.5, 1.0]
-        >>> opt.post_process(traj, [(i, (ind.x ** 2,)) for i, ind in enumerate(traj.individuals[0])])
+        >>> inds = traj.individuals[0]
+        >>> opt.post_process(traj, [(i, (ind.x ** 2,)) for i, ind in enumerate(inds)])
         >>> opt.best_individual, 1 in traj.individuals
         ({'x': 0.0}, False)
     """
@@ -131,7 +133,9 @@ class GridSearchOptimizer(Optimizer):
         """Stores ``final_individual``, ``final_fitness`` and ``n_iteration`` in the
         trajectory's results and logs the best grid point."""
         super().end(traj)
-        logger.info("grid search: best point %s, fitness %s", self.best_individual, self.best_fitness)
+        logger.info(
+            "grid search: best point %s, fitness %s", self.best_individual, self.best_fitness
+        )
 
 
 def _check_grid_entry(key, entry):

@@ -9,13 +9,13 @@ the filter which values to fit (see `EnsembleKalmanFilter`).
 
 import logging
 import math
-import numbers
 from collections import namedtuple
 
 import numpy as np
 
-from ..conversion import dict_to_list, list_to_dict
-from .optimizer import Optimizer, check_int, check_real, check_stop_criterion
+from ..model.conversion import dict_to_list, list_to_dict
+from ._shared import check_int, check_real, check_stop_criterion
+from .optimizer import Optimizer
 
 logger = logging.getLogger("mpil2l.optimizers.kalmanfilter")
 
@@ -73,7 +73,7 @@ class EnsembleKalmanFilter(Optimizer):
     ``y``. For a model linear in the parameters it converges to the least-squares solution.
 
     **The optimizee contract.** Each individual is one ensemble member: the filter works on
-    the flattened individual (`mpil2l.conversion.dict_to_list`), so every entry must be a
+    the flattened individual (`mpil2l.model.conversion.dict_to_list`), so every entry must be a
     float or float array. `simulate` returns a fitness tuple, one value per weight, as for
     any optimizer; the weights say how the filter uses it:
 
@@ -146,7 +146,7 @@ class EnsembleKalmanFilter(Optimizer):
         ValueError: a field is out of range or ``observations`` has the wrong length.
 
     Example:
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> A = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
         >>> data = A @ np.array([0.5, -1.0])              # a line through the data points
         >>> traj = Trajectory()
@@ -195,16 +195,24 @@ class EnsembleKalmanFilter(Optimizer):
 
         weights = np.array(self.optimizee_fitness_weights)
         self.output_mode = bool(np.any(weights == 0.0))
-        self.output_indices = np.flatnonzero(weights == 0.0) if self.output_mode else np.arange(weights.size)
+        self.output_indices = (
+            np.flatnonzero(weights == 0.0) if self.output_mode else np.arange(weights.size)
+        )
         self.targets = self._check_observations(p.observations, self.output_indices.size)
         for name, value in p._asdict().items():
             traj.f_add_parameter(name, self.targets.copy() if name == "observations" else value)
 
         self.rng = np.random.default_rng(self.seed)
-        vectors, specs = zip(*(dict_to_list(optimizee_create_individual(), get_dict_spec=True)
-                               for _ in range(self.pop_size)))
+        vectors, specs = zip(
+            *(
+                dict_to_list(optimizee_create_individual(), get_dict_spec=True)
+                for _ in range(self.pop_size)
+            )
+        )
         if any(spec != specs[0] for spec in specs):
-            raise ValueError("optimizee_create_individual returned individuals of different keys or shapes")
+            raise ValueError(
+                "optimizee_create_individual returned individuals of different keys or shapes"
+            )
         self.dict_spec = specs[0]
         self.ensemble = np.array([self._bound(v) for v in vectors])
         self.eval_pop = [list_to_dict(u, self.dict_spec) for u in self.ensemble]
@@ -217,11 +225,14 @@ class EnsembleKalmanFilter(Optimizer):
         try:
             targets = np.asarray(observations, dtype=float)
         except (TypeError, ValueError):
-            raise TypeError(f"observations must be a sequence of real numbers, got {observations!r}") from None
+            raise TypeError(
+                f"observations must be a sequence of real numbers, got {observations!r}"
+            ) from None
         targets = np.atleast_1d(targets)
         if targets.ndim != 1 or targets.size != n_outputs:
             raise ValueError(
-                f"observations must hold one target per {what} ({n_outputs}), got shape {np.shape(observations)}"
+                f"observations must hold one target per {what} ({n_outputs}), got shape "
+                f"{np.shape(observations)}"
             )
         if not np.all(np.isfinite(targets)):
             raise ValueError(f"observations must be finite, got {targets.tolist()}")
@@ -261,7 +272,8 @@ class EnsembleKalmanFilter(Optimizer):
         else:
             logger.warning(
                 "generation %d: only %d member(s) with finite outputs; the ensemble is not updated",
-                self.g, int(valid.sum()),
+                self.g,
+                int(valid.sum()),
             )
         self._redraw(ensemble, valid, weighted)
         self.ensemble = np.array([self._bound(u) for u in ensemble])
@@ -288,9 +300,13 @@ class EnsembleKalmanFilter(Optimizer):
                 c_zg = deviations.T @ dg / len(state)
                 c_gg = dg.T @ dg / len(state)
                 # gain^T = (C_gg + gamma I)^-1 C_zg^T; lstsq copes with a singular C_gg at gamma 0
-                gain_t = np.linalg.lstsq(c_gg + self.gamma * np.eye(batch.size), c_zg.T, rcond=None)[0]
+                gain_t = np.linalg.lstsq(
+                    c_gg + self.gamma * np.eye(batch.size), c_zg.T, rcond=None
+                )[0]
                 # perturbed observations (Iglesias et al. 2013) keep the ensemble spread right
-                perturbed = observations[batch] + math.sqrt(self.gamma) * self.rng.standard_normal(g.shape)
+                perturbed = observations[batch] + math.sqrt(self.gamma) * self.rng.standard_normal(
+                    g.shape
+                )
                 state = state + (perturbed - g) @ gain_t
         return state[:, :n_params]
 
@@ -305,7 +321,7 @@ class EnsembleKalmanFilter(Optimizer):
             order = np.argsort(-weighted, kind="stable")
             best = ensemble[order[0]].copy()
             spread = ensemble.std(axis=0)
-            for j in order[len(order) - len(order) // 2:]:
+            for j in order[len(order) - len(order) // 2 :]:
                 ensemble[j] = best + self.rng.standard_normal(spread.size) * spread
 
     def _bound(self, vector):
@@ -314,7 +330,8 @@ class EnsembleKalmanFilter(Optimizer):
         bounded = dict_to_list(self.optimizee_bounding_func(list_to_dict(vector, self.dict_spec)))
         if bounded.shape != np.shape(vector):
             raise ValueError(
-                f"optimizee_bounding_func changed the individual's size from {np.size(vector)} to {bounded.size}"
+                f"optimizee_bounding_func changed the individual's size from {np.size(vector)} to "
+                f"{bounded.size}"
             )
         return bounded
 
@@ -336,10 +353,8 @@ class EnsembleKalmanFilter(Optimizer):
         ensemble = np.asarray(state["ensemble"], dtype=float)
         if ensemble.shape != self.ensemble.shape:
             raise ValueError(
-                f"the saved ensemble has shape {ensemble.shape}, this optimizer expects {self.ensemble.shape} "
-                "(pop_size, individual size)"
+                f"the saved ensemble has shape {ensemble.shape}, this optimizer expects "
+                f"{self.ensemble.shape} (pop_size, individual size)"
             )
         super().set_state(state)
         self.ensemble = ensemble.copy()
-
-

@@ -21,7 +21,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..conversion import list_to_dict
+from ..model.conversion import list_to_dict
+from ._shared import check_int
 from .gradientdescent import (
     AdaMaxParameters,
     AdaMaxRule,
@@ -35,11 +36,11 @@ from .gradientdescent import (
     StochasticGDParameters,
     StochasticGDRule,
 )
-from .optimizer import check_int
 
 logger = logging.getLogger("mpil2l.optimizers.multigradientdescent")
 
-_N_INNER_DOC = """    n_inner_params: number of individuals packed into one evaluation (>= 1). Default 2.
+_N_INNER_DOC = """\
+    n_inner_params: number of individuals packed into one evaluation (>= 1). Default 2.
 
 In the multi variant ``n_random_steps`` counts evaluations (multi-individuals): a
 generation explores ``n_random_steps * n_inner_params`` points, the last of which is the
@@ -49,18 +50,22 @@ the generation is >= ``stop_criterion``.
 
 
 def _multi_parameters(name, base):
-    tuple_type = namedtuple(name, base._fields + ("n_inner_params",), defaults=(*base._field_defaults.values(), 2))
+    tuple_type = namedtuple(
+        name, base._fields + ("n_inner_params",), defaults=(*base._field_defaults.values(), 2)
+    )
     base_args = base.__doc__.split("Args:\n", 1)[1].rstrip("\n") + "\n"
     tuple_type.__doc__ = (
-        f"Parameters of `MultiGradientDescentOptimizer` with the update rule of\n`{base.__name__}`: "
-        f"its fields, with the same meaning and defaults, and ``n_inner_params``.\n\n"
-        f"Args:\n{base_args}{_N_INNER_DOC}"
+        "Parameters of `MultiGradientDescentOptimizer` with the update rule "
+        f"of\n`{base.__name__}`: its fields, with the same meaning and defaults, and "
+        f"``n_inner_params``.\n\nArgs:\n{base_args}{_N_INNER_DOC}"
     )
     return tuple_type
 
 
 MultiClassicGDParameters = _multi_parameters("MultiClassicGDParameters", ClassicGDParameters)
-MultiStochasticGDParameters = _multi_parameters("MultiStochasticGDParameters", StochasticGDParameters)
+MultiStochasticGDParameters = _multi_parameters(
+    "MultiStochasticGDParameters", StochasticGDParameters
+)
 MultiAdamParameters = _multi_parameters("MultiAdamParameters", AdamParameters)
 MultiAdaMaxParameters = _multi_parameters("MultiAdaMaxParameters", AdaMaxParameters)
 MultiRMSPropParameters = _multi_parameters("MultiRMSPropParameters", RMSPropParameters)
@@ -78,7 +83,9 @@ def pack_individuals(individuals):
         ([1.0, 3.0], (2, 2))
     """
     keys = list(individuals[0])
-    return {key: np.array([np.asarray(ind[key], dtype=float) for ind in individuals]) for key in keys}
+    return {
+        key: np.array([np.asarray(ind[key], dtype=float) for ind in individuals]) for key in keys
+    }
 
 
 def unpack_individual(individual):
@@ -94,7 +101,8 @@ def unpack_individual(individual):
         ValueError: the entries do not have the same number of inner individuals.
 
     Example:
-        >>> unpack_individual({"a": np.array([1.0, 3.0]), "w": np.array([[1.0, 2.0], [4.0, 5.0]])})[1]["a"]
+        >>> packed = {"a": np.array([1.0, 3.0]), "w": np.array([[1.0, 2.0], [4.0, 5.0]])}
+        >>> unpack_individual(packed)[1]["a"]
         3.0
     """
     if hasattr(individual, "as_dict"):
@@ -102,9 +110,14 @@ def unpack_individual(individual):
     arrays = {key: np.asarray(value, dtype=float) for key, value in individual.items()}
     counts = {key: (a.shape[0] if a.ndim else None) for key, a in arrays.items()}
     if len(set(counts.values())) != 1 or None in counts.values():
-        raise ValueError(f"a multi-individual needs the same first-axis length in every entry, got {counts}")
+        raise ValueError(
+            f"a multi-individual needs the same first-axis length in every entry, got {counts}"
+        )
     n = next(iter(counts.values()))
-    return [{key: (float(a[j]) if a.ndim == 1 else a[j].copy()) for key, a in arrays.items()} for j in range(n)]
+    return [
+        {key: (float(a[j]) if a.ndim == 1 else a[j].copy()) for key, a in arrays.items()}
+        for j in range(n)
+    ]
 
 
 class MultiGradientDescentOptimizer(FiniteDifferenceGradientOptimizer):
@@ -162,7 +175,7 @@ class MultiGradientDescentOptimizer(FiniteDifferenceGradientOptimizer):
         ValueError: a field is out of range, or ``n_random_steps * n_inner_params < 2``.
 
     Example:
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> traj = Trajectory()
         >>> opt = MultiGradientDescentOptimizer(
         ...     traj, lambda: {"x": 2.0, "y": -1.0}, (-1.0,),
@@ -195,8 +208,8 @@ class MultiGradientDescentOptimizer(FiniteDifferenceGradientOptimizer):
         self.n_inner_params = check_int("n_inner_params", parameters.n_inner_params, 1)
         if self.n_random_steps * self.n_inner_params < 2:
             raise ValueError(
-                "n_random_steps * n_inner_params must be >= 2 (the current individual and at least one "
-                f"explored point), got {self.n_random_steps} * {self.n_inner_params}"
+                "n_random_steps * n_inner_params must be >= 2 (the current individual and at "
+                f"least one explored point), got {self.n_random_steps} * {self.n_inner_params}"
             )
         self.inner_fitness_weights = self.optimizee_fitness_weights
         self.optimizee_fitness_weights = self.inner_fitness_weights * self.n_inner_params
@@ -230,16 +243,16 @@ class MultiGradientDescentOptimizer(FiniteDifferenceGradientOptimizer):
         n = len(self.eval_pop)
         if len(by_idx) != len(fitnesses_results) or set(by_idx) != set(range(n)):
             raise ValueError(
-                f"generation {self.g} has multi-individuals 0..{n - 1} but the results hold ind_idx "
-                f"{sorted(idx for idx, _ in fitnesses_results)}"
+                f"generation {self.g} has multi-individuals 0..{n - 1} but the results hold "
+                f"ind_idx {sorted(idx for idx, _ in fitnesses_results)}"
             )
         inner_results = []
         for i in range(n):
             fitness = tuple(by_idx[i])
             if len(fitness) != k * n_obj:
                 raise ValueError(
-                    f"multi-individual {i} of generation {self.g} returned {len(fitness)} fitness value(s); "
-                    f"expected n_inner_params * objectives = {k} * {n_obj}"
+                    f"multi-individual {i} of generation {self.g} returned {len(fitness)} fitness "
+                    f"value(s); expected n_inner_params * objectives = {k} * {n_obj}"
                 )
             inner_results += [(i * k + j, fitness[j * n_obj : (j + 1) * n_obj]) for j in range(k)]
         packed = self.eval_pop
@@ -264,5 +277,10 @@ class MultiGradientDescentOptimizer(FiniteDifferenceGradientOptimizer):
     def compress_individual(self, e_population, inner_params):
         """L2L's name: packs a list of individuals, `inner_params` per multi-individual."""
         if len(e_population) % inner_params:
-            raise ValueError(f"{len(e_population)} individuals cannot be packed {inner_params} at a time")
-        return [pack_individuals(e_population[i : i + inner_params]) for i in range(0, len(e_population), inner_params)]
+            raise ValueError(
+                f"{len(e_population)} individuals cannot be packed {inner_params} at a time"
+            )
+        return [
+            pack_individuals(e_population[i : i + inner_params])
+            for i in range(0, len(e_population), inner_params)
+        ]

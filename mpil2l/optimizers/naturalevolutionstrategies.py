@@ -7,9 +7,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..conversion import dict_to_list, list_to_dict
+from ..model.conversion import dict_to_list, list_to_dict
+from ._shared import check_bool, check_int, check_positive, check_stop_criterion
 from .evolutionstrategies import check_positive_vector, gaussian_perturbations, shaped_fitness
-from .optimizer import Optimizer, check_bool, check_int, check_positive, check_stop_criterion
+from .optimizer import Optimizer
 
 logger = logging.getLogger("mpil2l.optimizers.naturalevolutionstrategies")
 
@@ -38,7 +39,7 @@ Args:
     learning_rate_sigma: learning rate of the standard deviations (> 0), or None for
         ``(3 + ln d) / (5 sqrt(d))`` (Wierstra et al. 2014). Default None.
     mu: initial mean, ``d`` numbers (a flat array-like, laid out as
-        `mpil2l.conversion.dict_to_list` flattens the individual), or None to start at one
+        `mpil2l.model.conversion.dict_to_list` flattens the individual), or None to start at one
         individual from ``optimizee_create_individual()``. Default None.
     sigma: initial standard deviation (> 0), one number or ``d`` numbers. Default 1.0.
     mirrored_sampling_enabled: also evaluate ``mu - sigma * s`` for every sample
@@ -107,11 +108,12 @@ class NaturalEvolutionStrategiesOptimizer(Optimizer):
             number of elements.
 
     Example:
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> traj = Trajectory()
         >>> opt = NaturalEvolutionStrategiesOptimizer(
         ...     traj, lambda: {"x": np.zeros(2)}, (-1.0,),
-        ...     NaturalEvolutionStrategiesParameters(mu=[3.0, -2.0], sigma=1.0, n_iteration=60, seed=1))
+        ...     NaturalEvolutionStrategiesParameters(
+        ...         mu=[3.0, -2.0], sigma=1.0, n_iteration=60, seed=1))
         >>> for g in range(60):
         ...     inds = traj.individuals[g]
         ...     opt.post_process(traj, [(i.ind_idx, (float(np.sum(i.x ** 2)),)) for i in inds])
@@ -137,12 +139,16 @@ class NaturalEvolutionStrategiesOptimizer(Optimizer):
             optimizee_bounding_func,
         )
         p = parameters
-        start, self.optimizee_individual_dict_spec = dict_to_list(optimizee_create_individual(), get_dict_spec=True)
+        start, self.optimizee_individual_dict_spec = dict_to_list(
+            optimizee_create_individual(), get_dict_spec=True
+        )
         d = start.size
         if d == 0:
             raise ValueError("the individual has no parameters to optimize")
         self.learning_rate_mu = (
-            1.0 if p.learning_rate_mu is None else check_positive("learning_rate_mu", p.learning_rate_mu)
+            1.0
+            if p.learning_rate_mu is None
+            else check_positive("learning_rate_mu", p.learning_rate_mu)
         )
         self.learning_rate_sigma = (
             (3.0 + math.log(d)) / (5.0 * math.sqrt(d))
@@ -151,10 +157,16 @@ class NaturalEvolutionStrategiesOptimizer(Optimizer):
         )
         self.mu = start if p.mu is None else _check_mean(p.mu, d)
         self.sigma = check_positive_vector("sigma", p.sigma, d)
-        self.mirrored_sampling_enabled = check_bool("mirrored_sampling_enabled", p.mirrored_sampling_enabled)
-        self.fitness_shaping_enabled = check_bool("fitness_shaping_enabled", p.fitness_shaping_enabled)
+        self.mirrored_sampling_enabled = check_bool(
+            "mirrored_sampling_enabled", p.mirrored_sampling_enabled
+        )
+        self.fitness_shaping_enabled = check_bool(
+            "fitness_shaping_enabled", p.fitness_shaping_enabled
+        )
         self.pop_size = (
-            4 + int(math.floor(3.0 * math.log(d))) if p.pop_size is None else check_int("pop_size", p.pop_size, 1)
+            4 + int(math.floor(3.0 * math.log(d)))
+            if p.pop_size is None
+            else check_int("pop_size", p.pop_size, 1)
         )
         self.n_iteration = check_int("n_iteration", p.n_iteration, 1)
         self.stop_criterion = check_stop_criterion(p.stop_criterion)
@@ -180,7 +192,9 @@ class NaturalEvolutionStrategiesOptimizer(Optimizer):
             self.rng, self.pop_size, np.ones(self.mu.size), self.mirrored_sampling_enabled
         )
         points = self.mu + self.sigma * self.current_perturbations
-        self.eval_pop = [self._bound(list_to_dict(x, self.optimizee_individual_dict_spec)) for x in points]
+        self.eval_pop = [
+            self._bound(list_to_dict(x, self.optimizee_individual_dict_spec)) for x in points
+        ]
 
     def _bound(self, individual):
         if self.optimizee_bounding_func is None:
@@ -204,17 +218,23 @@ class NaturalEvolutionStrategiesOptimizer(Optimizer):
             return
         values = shaped_fitness(weighted, self.fitness_shaping_enabled)
         if values is None:
-            logger.warning("generation %d: every individual failed; the distribution is kept", self.g)
+            logger.warning(
+                "generation %d: every individual failed; the distribution is kept", self.g
+            )
         else:
             s = self.current_perturbations
             with np.errstate(over="ignore", invalid="ignore"):
                 mu = self.mu + self.learning_rate_mu * self.sigma * (values @ s)
-                sigma = self.sigma * np.exp(self.learning_rate_sigma / 2.0 * (values @ (s**2 - 1.0)))
+                sigma = self.sigma * np.exp(
+                    self.learning_rate_sigma / 2.0 * (values @ (s**2 - 1.0))
+                )
             if np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma)):
                 self.mu, self.sigma = mu, sigma
             else:
                 logger.warning(
-                    "generation %d: the update is not finite (fitness too large?); the distribution is kept", self.g
+                    "generation %d: the update is not finite (fitness too large?); the "
+                    "distribution is kept",
+                    self.g,
                 )
         self.g += 1
         self._sample_generation()
@@ -249,8 +269,9 @@ class NaturalEvolutionStrategiesOptimizer(Optimizer):
             or samples.shape != self.current_perturbations.shape
         ):
             raise ValueError(
-                f"the saved state has mu {mu.shape}, sigma {sigma.shape} and samples {samples.shape}, this "
-                f"optimizer expects {self.mu.shape}, {self.sigma.shape} and {self.current_perturbations.shape}"
+                f"the saved state has mu {mu.shape}, sigma {sigma.shape} and samples "
+                f"{samples.shape}, this optimizer expects {self.mu.shape}, {self.sigma.shape} and "
+                f"{self.current_perturbations.shape}"
             )
         super().set_state(state)
         self.mu, self.sigma, self.current_perturbations = mu.copy(), sigma.copy(), samples.copy()
@@ -263,7 +284,8 @@ def _check_mean(mu, size):
     array = array.astype(float).ravel()
     if array.size != size:
         raise ValueError(
-            f"mu must have {size} elements (one per element of the flattened individual), got {array.size}"
+            f"mu must have {size} elements (one per element of the flattened individual), got "
+            f"{array.size}"
         )
     if not np.all(np.isfinite(array)):
         raise ValueError(f"mu must be finite, got {mu!r}")

@@ -24,83 +24,21 @@ after ``super().set_state(state)``. tests/test_resume.py checks every optimizer.
 import copy
 import logging
 import math
-import numbers
 
 import numpy as np
 
-from ..trajectory import INDIVIDUAL_PREFIX
+from ..model.trajectory import INDIVIDUAL_PREFIX
+from ._shared import (  # noqa: F401 (the checks are importable from here too)
+    check_bool,
+    check_int,
+    check_optimizer_arguments,
+    check_positive,
+    check_real,
+    check_stop_criterion,
+    weighted_fitness,
+)
 
 logger = logging.getLogger("mpil2l.optimizers")
-
-
-def check_int(name, value, minimum):
-    """Returns `value` if it is an integer >= `minimum`.
-
-    Raises:
-        TypeError: `value` is not an integer.
-        ValueError: `value` is below `minimum`.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_real(name, value, low=-math.inf, high=math.inf):
-    """Returns `value` as a float if it is a finite real number in ``[low, high]``.
-
-    Raises:
-        TypeError: `value` is not a real number.
-        ValueError: `value` is not finite or outside the range.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value:g}")
-    return value
-
-
-def check_positive(name, value):
-    """Returns `value` as a float if it is a finite real number > 0.
-
-    Raises:
-        TypeError: `value` is not a real number.
-        ValueError: `value` is not finite or not > 0.
-    """
-    value = check_real(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value:g}")
-    return value
-
-
-def check_bool(name, value):
-    """Returns `value` as a bool if it is a bool (Python or numpy).
-
-    Raises:
-        TypeError: `value` is not a bool.
-    """
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
-
-
-def check_stop_criterion(value, name="stop_criterion"):
-    """Returns `value` as a float if it is a real number other than NaN (``inf``: never stop).
-
-    Raises:
-        TypeError: `value` is not a real number.
-        ValueError: `value` is NaN.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number (inf for none), got {type(value).__name__} {value!r}")
-    value = float(value)
-    if math.isnan(value):
-        raise ValueError(f"{name} must not be NaN (use inf to never stop)")
-    return value
 
 
 class Optimizer:
@@ -139,7 +77,7 @@ class Optimizer:
 
     Example:
         >>> from collections import namedtuple
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> Params = namedtuple("Params", ["n_iteration"])
         >>> class Halving(Optimizer):
         ...     def __init__(self, traj, create, weights, parameters):
@@ -170,7 +108,15 @@ class Optimizer:
         "optimizee_fitness_weights",
         "parameters",
     )
-    _BASE_STATE = ("g", "eval_pop", "rng", "statistics", "best_individual", "best_fitness", "best_weighted_fitness")
+    _BASE_STATE = (
+        "g",
+        "eval_pop",
+        "rng",
+        "statistics",
+        "best_individual",
+        "best_fitness",
+        "best_weighted_fitness",
+    )
 
     def __init__(
         self,
@@ -180,24 +126,14 @@ class Optimizer:
         parameters,
         optimizee_bounding_func=None,
     ):
-        if not callable(optimizee_create_individual):
-            raise TypeError(
-                "optimizee_create_individual must be callable, got "
-                f"{type(optimizee_create_individual).__name__}"
-            )
-        if optimizee_bounding_func is not None and not callable(optimizee_bounding_func):
-            raise TypeError(
-                "optimizee_bounding_func must be callable or None, got "
-                f"{type(optimizee_bounding_func).__name__}"
-            )
-        if self.parameters_type is not None and not isinstance(parameters, self.parameters_type):
-            if isinstance(self.parameters_type, tuple):
-                expected = "one of " + ", ".join(t.__name__ for t in self.parameters_type)
-            else:
-                expected = "a " + self.parameters_type.__name__
-            raise TypeError(f"parameters must be {expected}, got {type(parameters).__name__}")
         self.optimizee_create_individual = optimizee_create_individual
-        self.optimizee_fitness_weights = self._check_weights(optimizee_fitness_weights)
+        self.optimizee_fitness_weights = check_optimizer_arguments(
+            self,
+            optimizee_create_individual,
+            optimizee_fitness_weights,
+            parameters,
+            optimizee_bounding_func,
+        )
         self.optimizee_bounding_func = optimizee_bounding_func
         self.parameters = parameters
 
@@ -208,19 +144,6 @@ class Optimizer:
         self.best_fitness = None
         self.best_weighted_fitness = -math.inf
         self.rng = None
-
-    @staticmethod
-    def _check_weights(weights):
-        try:
-            weights = tuple(weights)
-        except TypeError:
-            raise TypeError(
-                "optimizee_fitness_weights must be a sequence of numbers, e.g. (-1.0,), got "
-                f"{type(weights).__name__} {weights!r}"
-            ) from None
-        if not weights:
-            raise ValueError("optimizee_fitness_weights must hold at least one weight, got ()")
-        return tuple(check_real(f"optimizee_fitness_weights[{i}]", w) for i, w in enumerate(weights))
 
     def post_process(self, traj, fitnesses_results):
         """Takes the results of generation ``self.g`` and prepares the next one.
@@ -233,7 +156,9 @@ class Optimizer:
             fitnesses_results: ``[(ind_idx, fitness_tuple), ...]`` for every individual of
                 generation ``self.g``, in any order.
         """
-        raise NotImplementedError(f"{type(self).__name__} must implement post_process(traj, fitnesses_results)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement post_process(traj, fitnesses_results)"
+        )
 
     def end(self, traj):
         """Stores the final results in the trajectory and logs the best individual.
@@ -259,13 +184,7 @@ class Optimizer:
         Raises:
             ValueError: `fitness` does not have one value per weight.
         """
-        fitness = tuple(fitness)
-        if len(fitness) != len(self.optimizee_fitness_weights):
-            raise ValueError(
-                f"a fitness {fitness} has {len(fitness)} value(s) but optimizee_fitness_weights "
-                f"{self.optimizee_fitness_weights} has {len(self.optimizee_fitness_weights)}"
-            )
-        return float(sum(w * f for w, f in zip(self.optimizee_fitness_weights, fitness)))
+        return weighted_fitness(self.optimizee_fitness_weights, fitness)
 
     def _record_generation(self, fitnesses_results):
         """Checks the results of generation ``self.g`` against ``self.eval_pop``, updates
@@ -372,8 +291,15 @@ class Optimizer:
             ValueError: `state` lacks a key or holds an RNG state for an optimizer without
                 RNG.
         """
-        missing = {"generation", "eval_pop", "rng", "statistics", "best_individual",
-                   "best_fitness", "best_weighted_fitness"} - set(state)
+        missing = {
+            "generation",
+            "eval_pop",
+            "rng",
+            "statistics",
+            "best_individual",
+            "best_fitness",
+            "best_weighted_fitness",
+        } - set(state)
         if missing:
             raise ValueError(f"optimizer state lacks {sorted(missing)}")
         if state["rng"] is not None:

@@ -7,7 +7,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from .optimizer import Optimizer, check_int, check_real, check_stop_criterion
+from ._shared import check_int, check_real, check_stop_criterion
+from .optimizer import Optimizer
 from .simulatedannealing import (
     AvailableCoolingSchedules,
     _AnnealingChains,
@@ -68,7 +69,9 @@ def swap_probability(fitness_i, fitness_j, temperature_i, temperature_j):
         0.3679
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        exponent = (fitness_j - fitness_i) * (np.float64(1.0) / temperature_i - np.float64(1.0) / temperature_j)
+        exponent = (fitness_j - fitness_i) * (
+            np.float64(1.0) / temperature_i - np.float64(1.0) / temperature_j
+        )
         if np.isnan(exponent) or exponent >= 0:
             return 1.0
         return float(np.exp(exponent))
@@ -129,7 +132,7 @@ class ParallelTemperingOptimizer(_AnnealingChains, Optimizer):
             ``n_parallel_runs`` entries.
 
     Example:
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> S = AvailableCoolingSchedules
         >>> traj = Trajectory()
         >>> rng = np.random.default_rng(0)
@@ -195,13 +198,16 @@ class ParallelTemperingOptimizer(_AnnealingChains, Optimizer):
             return (AvailableCoolingSchedules.DEFAULT,) * n
         if isinstance(schedules, (str, bytes)) or not hasattr(schedules, "__len__"):
             raise TypeError(
-                f"cooling_schedules must be a list of {n} cooling schedules, got {type(schedules).__name__}"
+                f"cooling_schedules must be a list of {n} cooling schedules, got "
+                f"{type(schedules).__name__}"
             )
         if len(schedules) != n:
             raise ValueError(
                 f"cooling_schedules must have n_parallel_runs = {n} entries, got {len(schedules)}"
             )
-        return tuple(check_cooling_schedule(f"cooling_schedules[{i}]", s) for i, s in enumerate(schedules))
+        return tuple(
+            check_cooling_schedule(f"cooling_schedules[{i}]", s) for i, s in enumerate(schedules)
+        )
 
     @staticmethod
     def _check_bounds(bounds, n):
@@ -211,15 +217,19 @@ class ParallelTemperingOptimizer(_AnnealingChains, Optimizer):
             array = np.asarray(bounds, dtype=float)
         except (TypeError, ValueError):
             raise TypeError(
-                f"temperature_bounds must be an array of shape ({n}, 2) of real numbers, got {bounds!r}"
+                f"temperature_bounds must be an array of shape ({n}, 2) of real numbers, got "
+                f"{bounds!r}"
             ) from None
         if array.shape != (n, 2):
-            raise ValueError(f"temperature_bounds must have shape (n_parallel_runs, 2) = ({n}, 2), got {array.shape}")
+            raise ValueError(
+                f"temperature_bounds must have shape (n_parallel_runs, 2) = ({n}, 2), got "
+                f"{array.shape}"
+            )
         for i, (start, end) in enumerate(array):
             if not (np.isfinite(start) and np.isfinite(end) and start > 0 and 0 <= end <= start):
                 raise ValueError(
-                    f"temperature_bounds[{i}] must be (start, end) with start > 0 and 0 <= end <= start, "
-                    f"got ({start:g}, {end:g})"
+                    f"temperature_bounds[{i}] must be (start, end) with start > 0 and 0 <= end <= "
+                    f"start, got ({start:g}, {end:g})"
                 )
         return array.copy()
 
@@ -229,11 +239,18 @@ class ParallelTemperingOptimizer(_AnnealingChains, Optimizer):
         if decays is None:
             return np.full(n, DEFAULT_DECAY)
         if isinstance(decays, (str, bytes)) or not hasattr(decays, "__len__"):
-            raise TypeError(f"decay_parameters must be a list of {n} real numbers, got {type(decays).__name__}")
+            raise TypeError(
+                f"decay_parameters must be a list of {n} real numbers, got {type(decays).__name__}"
+            )
         if len(decays) != n:
-            raise ValueError(f"decay_parameters must have n_parallel_runs = {n} entries, got {len(decays)}")
+            raise ValueError(
+                f"decay_parameters must have n_parallel_runs = {n} entries, got {len(decays)}"
+            )
         return np.array(
-            [check_decay_parameter(f"decay_parameters[{i}]", d, s) for i, (d, s) in enumerate(zip(decays, schedules))]
+            [
+                check_decay_parameter(f"decay_parameters[{i}]", d, s)
+                for i, (d, s) in enumerate(zip(decays, schedules))
+            ]
         )
 
     def post_process(self, traj, fitnesses_results):
@@ -278,7 +295,11 @@ class ParallelTemperingOptimizer(_AnnealingChains, Optimizer):
                 swaps += 1
         logger.debug(
             "generation %d: temperatures %s, %d of %d candidates accepted, %d swap(s)",
-            self.g, np.round(self.temperatures, 6).tolist(), int(accepted.sum()), n, swaps,
+            self.g,
+            np.round(self.temperatures, 6).tolist(),
+            int(accepted.sum()),
+            n,
+            swaps,
         )
         self._propose(self.temperatures[self.run_slot])
         self.g += 1
@@ -288,7 +309,11 @@ class ParallelTemperingOptimizer(_AnnealingChains, Optimizer):
         """The base state plus the chains, the candidates, the slot temperatures and which
         chain holds which slot."""
         state = super().get_state()
-        state.update(self._chain_state(), temperatures=self.temperatures.copy(), run_slot=self.run_slot.copy())
+        state.update(
+            self._chain_state(),
+            temperatures=self.temperatures.copy(),
+            run_slot=self.run_slot.copy(),
+        )
         return state
 
     def set_state(self, state):
@@ -305,7 +330,8 @@ class ParallelTemperingOptimizer(_AnnealingChains, Optimizer):
         run_slot = np.asarray(state["run_slot"], dtype=int)
         if sorted(run_slot.tolist()) != list(range(self.n_parallel_runs)):
             raise ValueError(
-                f"the saved run_slot {run_slot.tolist()} is not a permutation of 0..{self.n_parallel_runs - 1}"
+                f"the saved run_slot {run_slot.tolist()} is not a permutation of "
+                f"0..{self.n_parallel_runs - 1}"
             )
         super().set_state(state)
         self.current, self.current_fitness, self.candidates = chains

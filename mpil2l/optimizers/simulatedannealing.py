@@ -8,13 +8,13 @@ The cooling schedules (`AvailableCoolingSchedules`, `cooling_temperature`,
 import enum
 import logging
 import math
-import numbers
 from collections import namedtuple
 
 import numpy as np
 
-from ..conversion import dict_to_list, list_to_dict
-from .optimizer import Optimizer, check_int, check_real, check_stop_criterion
+from ..model.conversion import dict_to_list, list_to_dict
+from ._shared import check_int, check_real, check_stop_criterion
+from .optimizer import Optimizer
 
 logger = logging.getLogger("mpil2l.optimizers.simulatedannealing")
 
@@ -110,7 +110,9 @@ def check_decay_parameter(name, value, schedule):
     """
     value = check_real(name, value)
     if schedule in _GEOMETRIC and not 0.0 < value <= 1.0:
-        raise ValueError(f"{name} must be in (0, 1] for cooling schedule {schedule.name}, got {value:g}")
+        raise ValueError(
+            f"{name} must be in (0, 1] for cooling schedule {schedule.name}, got {value:g}"
+        )
     if schedule in _MULTIPLICATIVE and value <= 0.0:
         raise ValueError(f"{name} must be > 0 for cooling schedule {schedule.name}, got {value:g}")
     return value
@@ -134,7 +136,8 @@ def cooling_temperature(schedule, k, n_steps, start=1.0, end=0.0, decay=0.99):
         >>> S = AvailableCoolingSchedules
         >>> round(cooling_temperature(S.EXPONENTIAL, 2, 10, decay=0.5), 6)
         0.25
-        >>> [round(cooling_temperature(S.LINEAR_ADDAPTIVE, k, 4, start=1.0, end=0.2), 6) for k in (0, 2, 4)]
+        >>> [round(cooling_temperature(S.LINEAR_ADDAPTIVE, k, 4, start=1.0, end=0.2), 6)
+        ...  for k in (0, 2, 4)]
         [1.0, 0.6, 0.2]
     """
     S = AvailableCoolingSchedules
@@ -159,8 +162,6 @@ def cooling_temperature(schedule, k, n_steps, start=1.0, end=0.0, decay=0.99):
     if schedule == S.TRIGONOMETRIC_ADDAPTIVE:
         return float(end + span * (1.0 + math.cos(math.pi * min(k, n) / n)) / 2.0)
     raise ValueError(f"unknown cooling schedule {schedule!r}")
-
-
 
 
 def metropolis_accept(candidate, current, temperature, uniform):
@@ -189,10 +190,16 @@ class _AnnealingChains:
     Gaussian proposal. Not public API."""
 
     def _init_chains(self, n_chains):
-        vectors, specs = zip(*(dict_to_list(self.optimizee_create_individual(), get_dict_spec=True)
-                               for _ in range(n_chains)))
+        vectors, specs = zip(
+            *(
+                dict_to_list(self.optimizee_create_individual(), get_dict_spec=True)
+                for _ in range(n_chains)
+            )
+        )
         if any(spec != specs[0] for spec in specs):
-            raise ValueError("optimizee_create_individual returned individuals of different keys or shapes")
+            raise ValueError(
+                "optimizee_create_individual returned individuals of different keys or shapes"
+            )
         self.dict_spec = specs[0]
         # The first candidates are the created individuals, accepted unconditionally.
         self.current = np.array([self._bound(v) for v in vectors])
@@ -201,14 +208,18 @@ class _AnnealingChains:
         self.eval_pop = [list_to_dict(x, self.dict_spec) for x in self.candidates]
 
     def _accept(self, weighted, temperatures):
-        accepted = metropolis_accept(weighted, self.current_fitness, temperatures, self.rng.random(weighted.size))
+        accepted = metropolis_accept(
+            weighted, self.current_fitness, temperatures, self.rng.random(weighted.size)
+        )
         self.current[accepted] = self.candidates[accepted]
         self.current_fitness[accepted] = weighted[accepted]
         return accepted
 
     def _propose(self, step_sizes):
         noise = self.rng.standard_normal(self.current.shape)
-        proposals = self.current + noise * (self.noisy_step * np.asarray(step_sizes, dtype=float))[:, None]
+        proposals = (
+            self.current + noise * (self.noisy_step * np.asarray(step_sizes, dtype=float))[:, None]
+        )
         self.candidates = np.array([self._bound(x) for x in proposals])
         self.eval_pop = [list_to_dict(x, self.dict_spec) for x in self.candidates]
 
@@ -218,7 +229,8 @@ class _AnnealingChains:
         bounded = dict_to_list(self.optimizee_bounding_func(list_to_dict(vector, self.dict_spec)))
         if bounded.shape != np.shape(vector):
             raise ValueError(
-                f"optimizee_bounding_func changed the individual's size from {np.size(vector)} to {bounded.size}"
+                f"optimizee_bounding_func changed the individual's size from {np.size(vector)} to "
+                f"{bounded.size}"
             )
         return bounded
 
@@ -237,8 +249,8 @@ class _AnnealingChains:
         current = np.asarray(state["current"], dtype=float)
         if current.shape != self.current.shape:
             raise ValueError(
-                f"the saved chains have shape {current.shape}, this optimizer expects {self.current.shape} "
-                "(number of chains, individual size)"
+                f"the saved chains have shape {current.shape}, this optimizer expects "
+                f"{self.current.shape} (number of chains, individual size)"
             )
         return (
             current.copy(),
@@ -249,7 +261,15 @@ class _AnnealingChains:
 
 SimulatedAnnealingParameters = namedtuple(
     "SimulatedAnnealingParameters",
-    ["n_parallel_runs", "noisy_step", "temp_decay", "n_iteration", "stop_criterion", "seed", "cooling_schedule"],
+    [
+        "n_parallel_runs",
+        "noisy_step",
+        "temp_decay",
+        "n_iteration",
+        "stop_criterion",
+        "seed",
+        "cooling_schedule",
+    ],
     defaults=(50, 0.03, 0.99, 100, math.inf, 42, AvailableCoolingSchedules.DEFAULT),
 )
 SimulatedAnnealingParameters.__doc__ = """Parameters of `SimulatedAnnealingOptimizer`.
@@ -320,12 +340,13 @@ class SimulatedAnnealingOptimizer(_AnnealingChains, Optimizer):
         ValueError: a field is out of range, e.g. "n_parallel_runs must be >= 1, got 0".
 
     Example:
-        >>> from mpil2l.trajectory import Trajectory
+        >>> from mpil2l.model.trajectory import Trajectory
         >>> traj = Trajectory()
         >>> rng = np.random.default_rng(0)
         >>> opt = SimulatedAnnealingOptimizer(
         ...     traj, lambda: {"x": rng.uniform(-2, 2, 2)}, (-1.0,),
-        ...     SimulatedAnnealingParameters(n_parallel_runs=5, noisy_step=0.5, n_iteration=40, seed=1))
+        ...     SimulatedAnnealingParameters(
+        ...         n_parallel_runs=5, noisy_step=0.5, n_iteration=40, seed=1))
         >>> for g in range(40):
         ...     inds = traj.individuals[g]
         ...     opt.post_process(traj, [(i.ind_idx, (float(np.sum(i.x ** 2)),)) for i in inds])
@@ -361,7 +382,9 @@ class SimulatedAnnealingOptimizer(_AnnealingChains, Optimizer):
         self.stop_criterion = check_stop_criterion(p.stop_criterion)
         self.seed = check_int("seed", p.seed, 0)
         for name, value in p._asdict().items():
-            traj.f_add_parameter(name, self.cooling_schedule if name == "cooling_schedule" else value)
+            traj.f_add_parameter(
+                name, self.cooling_schedule if name == "cooling_schedule" else value
+            )
 
         self.rng = np.random.default_rng(self.seed)
         self.temperature = 1.0
@@ -382,12 +405,20 @@ class SimulatedAnnealingOptimizer(_AnnealingChains, Optimizer):
         """
         _, weighted = self._record_generation(fitnesses_results)
         self.temperature = cooling_temperature(
-            self.cooling_schedule, self.g + 1, self.n_iteration, start=1.0, end=0.0, decay=self.temp_decay
+            self.cooling_schedule,
+            self.g + 1,
+            self.n_iteration,
+            start=1.0,
+            end=0.0,
+            decay=self.temp_decay,
         )
         accepted = self._accept(weighted, self.temperature)
         logger.debug(
             "generation %d: temperature %g, %d of %d candidates accepted",
-            self.g, self.temperature, int(accepted.sum()), accepted.size,
+            self.g,
+            self.temperature,
+            int(accepted.sum()),
+            accepted.size,
         )
         if self.g >= self.n_iteration - 1 or self.best_weighted_fitness >= self.stop_criterion:
             return

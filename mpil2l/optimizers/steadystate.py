@@ -5,9 +5,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..conversion import list_to_dict
+from ..model.conversion import list_to_dict
+from ._shared import check_int, check_positive, check_real
 from .asktell import AskTellOptimizer
-from .optimizer import check_int, check_positive, check_real
 
 SteadyStateParameters = namedtuple(
     "SteadyStateParameters",
@@ -97,10 +97,19 @@ class SteadyStateOptimizer(AskTellOptimizer):
 
     parameters_type = SteadyStateParameters
 
-    def __init__(self, optimizee_create_individual, optimizee_fitness_weights, parameters,
-                 optimizee_bounding_func=None):
-        super().__init__(optimizee_create_individual, optimizee_fitness_weights, parameters,
-                         optimizee_bounding_func)
+    def __init__(
+        self,
+        optimizee_create_individual,
+        optimizee_fitness_weights,
+        parameters,
+        optimizee_bounding_func=None,
+    ):
+        super().__init__(
+            optimizee_create_individual,
+            optimizee_fitness_weights,
+            parameters,
+            optimizee_bounding_func,
+        )
         p = parameters
         self.pop_size = check_int("pop_size", p.pop_size, 1)
         self.tourn_size = check_int("tourn_size", p.tourn_size, 1)
@@ -109,8 +118,12 @@ class SteadyStateOptimizer(AskTellOptimizer):
         self.mut_prob = check_real("mut_prob", p.mut_prob, 0.0, 1.0)
         self.ind_prob = check_real("ind_prob", p.ind_prob, 0.0, 1.0)
         self.mut_par = check_positive("mut_par", p.mut_par)
-        self.initial = np.array([self.flatten(self._bound(self.flatten(optimizee_create_individual())))
-                                 for _ in range(self.pop_size)])
+        self.initial = np.array(
+            [
+                self.flatten(self._bound(self.flatten(optimizee_create_individual())))
+                for _ in range(self.pop_size)
+            ]
+        )
         self._members = []  # [number, vector, fitness, weighted], in arrival order
 
     @property
@@ -151,7 +164,10 @@ class SteadyStateOptimizer(AskTellOptimizer):
             self._members[worst] = member
 
     def _state(self):
-        return {"initial": self.initial.copy(), "members": [[n, v.copy(), f, w] for n, v, f, w in self._members]}
+        return {
+            "initial": self.initial.copy(),
+            "members": [[n, v.copy(), f, w] for n, v, f, w in self._members],
+        }
 
     def _restore(self, state):
         self.initial = np.array(state["initial"], dtype=float)

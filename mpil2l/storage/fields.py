@@ -11,8 +11,8 @@ from typing import NamedTuple, Optional
 import h5py
 import numpy as np
 
-from ..conversion import DictEntryType, entry_size
-from ..runs import StatusType
+from ..model.conversion import DictEntryType, entry_size
+from ..core.runs import StatusType
 
 FORMAT_NAME = "mpil2l-results"
 # Bumped when a change would make an older reader misread a file; readers accept files whose
@@ -41,16 +41,30 @@ class Column(NamedTuple):
     doc: str
 
 
-# /attempts: one row per evaluation attempt (`mpil2l.evaluation.attempt_record` plus the
+# /attempts: one row per evaluation attempt (`mpil2l.evaluation.simulation.attempt_record` plus the
 # flattened individual).
 ATTEMPT_COLUMNS = (
     Column("generation", np.dtype("int64"), None, -1, "generation of the individual"),
     Column("ind_idx", np.dtype("int64"), None, -1, "index of the individual in its generation"),
-    Column("attempt", np.dtype("int32"), None, -1, "0 for the first attempt, 1 for the first retry, ..."),
+    Column(
+        "attempt",
+        np.dtype("int32"),
+        None,
+        -1,
+        "0 for the first attempt, 1 for the first retry, ...",
+    ),
     Column("rank", np.dtype("int32"), None, -1, "MPI rank that evaluated it; -1 unknown"),
     Column("status", np.dtype("int8"), None, 0, "StatusType value; 0 = never written"),
-    Column("fitness", np.dtype("float64"), OBJECTIVES, np.nan, "fitness tuple; NaN if the attempt failed"),
-    Column("params", np.dtype("float64"), PARAMS, np.nan, "the individual flattened by dict_to_list"),
+    Column(
+        "fitness",
+        np.dtype("float64"),
+        OBJECTIVES,
+        np.nan,
+        "fitness tuple; NaN if the attempt failed",
+    ),
+    Column(
+        "params", np.dtype("float64"), PARAMS, np.nan, "the individual flattened by dict_to_list"
+    ),
     Column("start", np.dtype("float64"), None, np.nan, "start time, seconds since the epoch"),
     Column("end", np.dtype("float64"), None, np.nan, "end time, seconds since the epoch"),
     Column("runtime", np.dtype("float64"), None, np.nan, "seconds the evaluation took"),
@@ -62,17 +76,39 @@ GENERATION_COLUMNS = (
     Column("generation", np.dtype("int64"), None, -1, "generation"),
     Column("n_individuals", np.dtype("int64"), None, 0, "individuals evaluated"),
     Column("best_weighted_fitness", np.dtype("float64"), None, np.nan, "best sum(w_i * f_i)"),
-    Column("mean_weighted_fitness", np.dtype("float64"), None, np.nan, "mean over the finite weighted fitnesses"),
+    Column(
+        "mean_weighted_fitness",
+        np.dtype("float64"),
+        None,
+        np.nan,
+        "mean over the finite weighted fitnesses",
+    ),
     Column("best_ind_idx", np.dtype("int64"), None, -1, "ind_idx of the best individual"),
-    Column("best_fitness", np.dtype("float64"), OBJECTIVES, np.nan, "fitness tuple of the best individual"),
-    Column("wall_seconds", np.dtype("float64"), None, np.nan, "wall-clock seconds the generation took"),
+    Column(
+        "best_fitness",
+        np.dtype("float64"),
+        OBJECTIVES,
+        np.nan,
+        "fitness tuple of the best individual",
+    ),
+    Column(
+        "wall_seconds", np.dtype("float64"), None, np.nan, "wall-clock seconds the generation took"
+    ),
 )
 
 # /best: the final best individual(s), written once at the end (rewritten if called again).
 BEST_COLUMNS = (
-    Column("params", np.dtype("float64"), PARAMS, np.nan, "the individual flattened by dict_to_list"),
+    Column(
+        "params", np.dtype("float64"), PARAMS, np.nan, "the individual flattened by dict_to_list"
+    ),
     Column("fitness", np.dtype("float64"), OBJECTIVES, np.nan, "its fitness tuple"),
-    Column("weighted_fitness", np.dtype("float64"), None, np.nan, "its weighted fitness, NaN if unknown"),
+    Column(
+        "weighted_fitness",
+        np.dtype("float64"),
+        None,
+        np.nan,
+        "its weighted fitness, NaN if unknown",
+    ),
     Column("generation", np.dtype("int64"), None, -1, "generation it was found in, -1 if unknown"),
     Column("ind_idx", np.dtype("int64"), None, -1, "its ind_idx, -1 if unknown"),
 )
@@ -98,7 +134,9 @@ ATTR_TRAJECTORY_NAME = "trajectory_name"  # set by write_parameters
 ATTR_WRITER = "writer"  # JSON {"host", "pid", "opened"} while open for writing, '' once closed
 ATTR_N_ROWS = "n_rows"  # on a table group: rows written (datasets may be longer)
 ATTR_STATUS_CODES = "codes"  # on /attempts/status: JSON {"1": "SUCCESS", ...}
-ATTR_PARAM_SPEC = "param_spec"  # on params datasets: JSON [[key, "Scalar"|"Sequence", n or shape], ...]
+ATTR_PARAM_SPEC = (
+    "param_spec"  # on params datasets: JSON [[key, "Scalar"|"Sequence", n or shape], ...]
+)
 ATTR_PARAM_KEYS = "keys"  # on params datasets: the individual's keys, in spec order
 ATTR_PARAM_NAMES = "column_names"  # on params datasets: one name per column (`param_column_names`)
 ATTR_CURRENT = "current"  # on /checkpoint: the valid slot, -1 before the first checkpoint
@@ -127,7 +165,7 @@ def status_code(status):
 
 
 def spec_to_json(param_spec):
-    """A dict spec (`mpil2l.conversion.dict_to_list`) as a JSON string."""
+    """A dict spec (`mpil2l.model.conversion.dict_to_list`) as a JSON string."""
     entries = []
     for key, entry_type, length_or_shape in param_spec:
         size = list(length_or_shape) if isinstance(length_or_shape, tuple) else int(length_or_shape)
@@ -136,10 +174,12 @@ def spec_to_json(param_spec):
 
 
 def spec_from_json(text):
-    """The dict spec `spec_to_json` wrote, ready for `mpil2l.conversion.list_to_dict`."""
+    """The dict spec `spec_to_json` wrote, ready for `mpil2l.model.conversion.list_to_dict`."""
     spec = []
     for key, kind, size in json.loads(text):
-        spec.append((key, DictEntryType[kind], tuple(size) if isinstance(size, list) else int(size)))
+        spec.append(
+            (key, DictEntryType[kind], tuple(size) if isinstance(size, list) else int(size))
+        )
     return spec
 
 
@@ -153,7 +193,7 @@ def param_column_names(param_spec):
     ``key[i,j]`` for an n-d array (C order, as `dict_to_list` lays them out).
 
     Example:
-        >>> from mpil2l.conversion import dict_to_list
+        >>> from mpil2l.model.conversion import dict_to_list
         >>> _, spec = dict_to_list({"b": 1.0, "a": [1.0, 2.0]}, get_dict_spec=True)
         >>> param_column_names(spec)
         ['a[0]', 'a[1]', 'b']
@@ -163,7 +203,9 @@ def param_column_names(param_spec):
         if DictEntryType(entry_type) == DictEntryType.Scalar:
             names.append(str(key))
         elif isinstance(length_or_shape, tuple):
-            names.extend(f"{key}[{','.join(map(str, index))}]" for index in np.ndindex(*length_or_shape))
+            names.extend(
+                f"{key}[{','.join(map(str, index))}]" for index in np.ndindex(*length_or_shape)
+            )
         else:
             names.extend(f"{key}[{i}]" for i in range(int(length_or_shape)))
     return names

@@ -33,31 +33,31 @@ unused rows until `finish_serially` trims it).
 """
 
 import itertools
-import json
 import math
 import os
-import zlib
 
 import h5py
 import numpy as np
 
-from ..evaluation import HeldOutputs, SimulationResult
-from ..spmd import open_run_comm, polled_barrier
+from ..evaluation.simulation import HeldOutputs, SimulationResult
+from ..runtime.spmd import open_run_comm, polled_barrier
 from . import fields as F
-from .results_log import (
-    OUTPUT_INDEX_CHUNK,
-    ResultsLog,
-    _grown_capacity,
-    _checkpoint_slot,
-    _history_dataset,
-    _joined,
-    _next_slot,
-    _now,
-    _Ragged,
-    _Table,
-    has_parallel_layout,
+from .checkpoint_slots import (
+    checkpoint_slot,
+    commit_slot,
+    history_dataset,
+    joined_pieces,
     load_checkpoint_slots,
-    open_hdf5,
+    next_slot,
+    slot_attributes,
+)
+from .hdf5_file import has_parallel_layout, open_hdf5
+from .results_log import ResultsLog
+from .tables import (
+    OUTPUT_INDEX_CHUNK,
+    BufferedTable,
+    RaggedOutput,
+    grown_capacity,
     output_array,
     value_chunk,
 )
@@ -88,16 +88,16 @@ def choose_backend(setting, comm_size):
         raise ValueError(f"runner_params['results_log'] must be one of {BACKENDS}, got {setting!r}")
     if setting == "parallel" and not mpi_enabled():
         raise ValueError(
-            "runner_params['results_log']='parallel' needs h5py built with MPI, but this h5py is serial "
-            "(h5py.get_config().mpi is False; the PyPI wheel is): build the parallel stack with "
-            "`make parallel-venv` (see README), or use 'auto' or 'serial'"
+            "runner_params['results_log']='parallel' needs h5py built with MPI, but this h5py "
+            "is serial (h5py.get_config().mpi is False; the PyPI wheel is): build the parallel "
+            "stack with `make parallel-venv` (see README), or use 'auto' or 'serial'"
         )
     if setting == "auto":
         return "parallel" if mpi_enabled() and comm_size > 1 else "serial"
     return setting
 
 
-class _CollectiveTable(_Table):
+class _CollectiveTable(BufferedTable):
     """Rank 0's table under parallel HDF5: it never resizes by itself (resizing is
     collective), so rows beyond the capacity wait in ``held`` until the next flush, and the
     variable-length ``error`` column is kept in ``errors`` for `finish_serially`."""
@@ -109,14 +109,16 @@ class _CollectiveTable(_Table):
         self.errors = {}  # row -> error text, for the failed attempts
 
     def __len__(self):
-        return self.n_rows + self.n_held + self._n_buffered
+        return self.n_rows + self.n_held + self.n_buffered
 
     def _write(self, block, k):
         take = 0 if self.held else max(0, min(k, self.capacity - self.n_rows))
         if take:
             self._write_rows({name: array[:take] for name, array in block.items()}, take)
         if take < k:
-            self.held.append(({name: np.array(array[take:k]) for name, array in block.items()}, k - take))
+            self.held.append(
+                ({name: np.array(array[take:k]) for name, array in block.items()}, k - take)
+            )
             self.n_held += k - take
 
     def _write_rows(self, block, k):
@@ -159,7 +161,7 @@ def _dataset_plan(datasets, needed, chunk):
     capacity = min(ds.shape[0] for ds in datasets)
     if needed <= capacity:
         return []
-    capacity = _grown_capacity(capacity, needed, chunk)
+    capacity = grown_capacity(capacity, needed, chunk)
     return [(ds.name, capacity) for ds in datasets]
 
 
@@ -202,7 +204,8 @@ class ParallelResultsLog(ResultsLog):
         self._kinds_seen = set()  # (name, dtype string, ndim) checked against _kinds
         self._created = set(self._outputs)
         self._entries = {}  # rank 0: name -> [(row, shape, size, rank, seq)] not yet written
-        self._index = {}  # rank 0, during a step: name -> (n_entries, rows, starts, shapes, end_values)
+        # rank 0, during a step: name -> (n_entries, rows, starts, shapes, end_values)
+        self._index = {}
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -214,7 +217,9 @@ class ParallelResultsLog(ResultsLog):
             ValueError: this h5py has no MPI.
         """
         if not mpi_enabled():
-            raise ValueError("the parallel results log needs h5py built with MPI (h5py.get_config().mpi)")
+            raise ValueError(
+                "the parallel results log needs h5py built with MPI (h5py.get_config().mpi)"
+            )
         comm = open_run_comm(comm)  # (its Dup lets no rank go on before all arrived)
         file = h5py.File(path, "r+", driver="mpio", comm=comm)
         log = cls(file, path, comm)
@@ -226,17 +231,24 @@ class ParallelResultsLog(ResultsLog):
     def append_outputs(self, row, outputs):
         """Records named arrays of attempt `row`: a dict of arrays (evaluated here), or the
         `HeldOutputs` a worker keeps; either is written at the next flush."""
-        self._check_open()
-        if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < len(self._attempts):
-            raise ValueError(f"row must be an attempt row in [0, {len(self._attempts)}), got {row!r}")
+        self._check_attempt_row(row)
         if not isinstance(outputs, HeldOutputs):
-            outputs = self._hold({name: output_array(name, value) for name, value in outputs.items()})
+            outputs = self._hold(
+                {name: output_array(name, value) for name, value in outputs.items()}
+            )
         for name, (dtype, shape) in outputs.arrays.items():
             self._check_kind(name, dtype, len(shape))
             entries = self._entries.setdefault(name, [])
-            last = entries[-1][0] if entries else (self._outputs[name].last_row if name in self._outputs else -1)
+            last = (
+                entries[-1][0]
+                if entries
+                else (self._outputs[name].last_row if name in self._outputs else -1)
+            )
             if row <= last:
-                raise ValueError(f"output {name!r} already has an entry for attempt row {last}; rows must increase, got {row}")
+                raise ValueError(
+                    f"output {name!r} already has an entry for attempt row {last}; "
+                    f"rows must increase, got {row}"
+                )
             entries.append((int(row), tuple(shape), math.prod(shape), outputs.rank, outputs.seq))
 
     def _check_kind(self, name, dtype, ndim):
@@ -249,7 +261,9 @@ class ParallelResultsLog(ResultsLog):
         if kind is None:
             self._kinds[name] = (dtype.newbyteorder("="), ndim)
         elif ndim != kind[1]:
-            raise ValueError(f"output {name!r} has {kind[1]} dimension(s), got an array with {ndim}")
+            raise ValueError(
+                f"output {name!r} has {kind[1]} dimension(s), got an array with {ndim}"
+            )
         elif not np.can_cast(dtype, kind[0], "same_kind"):
             raise TypeError(f"output {name!r} is stored as {kind[0]}, got {dtype}")
         self._kinds_seen.add((name, dtype.str, ndim))
@@ -260,7 +274,9 @@ class ParallelResultsLog(ResultsLog):
         seq = self._next_seq
         self._next_seq += 1
         self._held[seq] = arrays
-        return HeldOutputs(self.rank, seq, {name: (a.dtype.str, a.shape) for name, a in arrays.items()})
+        return HeldOutputs(
+            self.rank, seq, {name: (a.dtype.str, a.shape) for name, a in arrays.items()}
+        )
 
     def on_result(self, key, value):
         """Worker hook (`serve`): keeps the arrays of a result that has outputs, and sends on
@@ -303,14 +319,8 @@ class ParallelResultsLog(ResultsLog):
         self._check_open()
         data = memoryview(data).cast("B")
         self.flush()
-        slot = _next_slot(self._file["checkpoint"])
-        attrs = {
-            "generation": -1 if generation is None else int(generation),
-            "saved": np.bytes_(_now()),
-            "counts": np.bytes_(json.dumps(self._counts())),
-            "nbytes": len(data),
-            "crc32": zlib.crc32(data),
-        }
+        slot = next_slot(self._file["checkpoint"])
+        attrs = slot_attributes(data, generation, self._counts())
         self._data = data
         self._start("checkpoint", {"slot": slot, "n": len(data), "attrs": attrs})
 
@@ -320,8 +330,10 @@ class ParallelResultsLog(ResultsLog):
         self._check_open()
         if not pieces:
             return []
-        self._data, refs = _joined(pieces, self._history_n)
-        self._start("history", {"end": self._history_n + int(self._data.size)})  # (which drops self._data)
+        self._data, refs = joined_pieces(pieces, self._history_n)
+        self._start(
+            "history", {"end": self._history_n + int(self._data.size)}
+        )  # (which drops self._data)
         return refs
 
     def load_checkpoint(self):
@@ -346,14 +358,14 @@ class ParallelResultsLog(ResultsLog):
             self._write_checkpoint(**plan)
             return
         if op == "history":
-            ds = _history_dataset(self._file["checkpoint"], plan["end"])
+            ds = history_dataset(self._file["checkpoint"], plan["end"])
             if self.rank == 0 and self._data.size:
                 ds[self._history_n : plan["end"]] = self._data
             self._history_n, self._data = plan["end"], None
             return
         file = self._file
         for name, dtype, ndim in plan["create"]:
-            self._outputs[name] = _Ragged.create(file["outputs"], name, np.dtype(dtype), ndim)
+            self._outputs[name] = RaggedOutput.create(file["outputs"], name, np.dtype(dtype), ndim)
             self._created.add(name)
         grown = []
         for path, length in plan["resize"]:
@@ -365,7 +377,9 @@ class ParallelResultsLog(ResultsLog):
             self._write_rows()
         for name, start, seqs in plan["writes"].get(self.rank, ()):
             ds = file[f"outputs/{name}/{F.OUTPUT_VALUES}"]
-            block = np.concatenate([self._held[seq].pop(name).ravel() for seq in seqs]).astype(ds.dtype, copy=False)
+            block = np.concatenate([self._held[seq].pop(name).ravel() for seq in seqs]).astype(
+                ds.dtype, copy=False
+            )
             if block.size:  # one write per name and rank: this rank's values lie side by side
                 ds[start : start + block.size] = block
             for seq in seqs:
@@ -390,7 +404,7 @@ class ParallelResultsLog(ResultsLog):
     def _cover(self, grown):
         """Rank 0, right after datasets grew (``[(dataset, length before)]``): makes the file
         at least as long as the chunks that growing allocated. Parallel HDF5 allocates them
-        at once, and the tables write no fill values there (`_Table.create`), so
+        at once, and the tables write no fill values there (`BufferedTable.create`), so
         nothing is written there until rows arrive; a job killed after HDF5 recorded the new
         end of the file and before that would leave a file that HDF5 refuses as truncated
         (the other datasets' fill values extend the file as they grow)."""
@@ -402,18 +416,14 @@ class ParallelResultsLog(ResultsLog):
 
     def _write_checkpoint(self, slot, n, attrs):
         group = self._file["checkpoint"]
-        ds = _checkpoint_slot(group, slot, n)
+        ds = checkpoint_slot(group, slot, n)
         ds.attrs["crc32"] = -1
         if self.rank == 0:
             if n:
                 ds[:n] = np.frombuffer(self._data, dtype=np.uint8)
             self._data = None
         polled_barrier(self.comm)
-        for key, value in attrs.items():
-            ds.attrs[key] = value
-        self._file.flush()
-        group.attrs[F.ATTR_CURRENT] = slot
-        self._file.flush()
+        commit_slot(group, slot, attrs)
 
     # -- rank 0: the plan of a collective step -------------------------------------------------
 
@@ -428,9 +438,9 @@ class ParallelResultsLog(ResultsLog):
             if resize:
                 table.capacity = resize[0][1]
                 plan["resize"] += resize
-            if table._synced != needed:
+            if table.n_rows_synced != needed:
                 plan["attrs"].append((table.group.name, F.ATTR_N_ROWS, needed))
-                table._synced = needed
+                table.n_rows_synced = needed
         self._index = {}
         for name, entries in self._entries.items():
             if not entries:
@@ -460,9 +470,14 @@ class ParallelResultsLog(ResultsLog):
             group = f"/outputs/{name}"
             if values_ds is None:
                 if end_values:
-                    plan["resize"].append((f"{group}/{F.OUTPUT_VALUES}", _grown_capacity(0, end_values, value_chunk(dtype))))
+                    plan["resize"].append(
+                        (
+                            f"{group}/{F.OUTPUT_VALUES}",
+                            grown_capacity(0, end_values, value_chunk(dtype)),
+                        )
+                    )
                 index_names = [F.OUTPUT_ROW, F.OUTPUT_START] + ([F.OUTPUT_SHAPE] if ndim else [])
-                capacity = _grown_capacity(0, end_entries, OUTPUT_INDEX_CHUNK)
+                capacity = grown_capacity(0, end_entries, OUTPUT_INDEX_CHUNK)
                 plan["resize"] += [(f"{group}/{key}", capacity) for key in index_names]
             else:
                 plan["resize"] += _dataset_plan([values_ds], end_values, values_ds.chunks[0])
@@ -486,7 +501,7 @@ class ParallelResultsLog(ResultsLog):
             if ragged.ndim:
                 ragged.index[2][n_entries:end] = shapes
             ragged.n_entries, ragged.n_values, ragged.last_row = end, end_values, int(rows[-1])
-            ragged._synced = (end, end_values)
+            ragged.counts_synced = (end, end_values)
         self._index = {}
 
     # -- rank 0: after the collective close -----------------------------------------------------
@@ -511,4 +526,3 @@ class ParallelResultsLog(ResultsLog):
             part.trim()
         log._file.flush()
         return log
-

@@ -154,7 +154,7 @@ def policies(root):
 def thread_settings(_):
     import os
 
-    from mpil2l.isolation import THREAD_VARIABLES
+    from mpil2l.evaluation.resources import THREAD_VARIABLES
 
     return {name: os.environ.get(name) for name in THREAD_VARIABLES}
 

@@ -11,7 +11,7 @@ import sys
 
 from mpi4py import MPI
 
-from mpil2l.conversion import dict_to_list
+from mpil2l.model.conversion import dict_to_list
 from mpil2l.storage import ResultsLog, read_checkpoint
 from mpil2l.storage.parallel import ParallelResultsLog
 

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-import mpil2l.experiment
+import mpil2l.experiment.generational
 from mpil2l import Experiment, Optimizee
 from mpil2l.optimizers import (
     AdamParameters,
@@ -123,7 +123,7 @@ def main():
     experiment = Experiment(root)
     checkpoint = opts.get("checkpoint")
     if opts.get("every"):
-        mpil2l.experiment.CHECKPOINT_COST_RATIO = 0
+        mpil2l.experiment.generational.CHECKPOINT_COST_RATIO = 0
     traj, _ = experiment.prepare_experiment(
         name=name,
         checkpoint=checkpoint,

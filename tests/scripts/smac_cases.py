@@ -10,9 +10,9 @@ import time
 
 from mpi4py import MPI
 
-from mpil2l.errors import FirstRunCrashedException
-from mpil2l.runs import RunInfo
-from mpil2l.smac_runner import MPIRunner
+from mpil2l.core.errors import FirstRunCrashedException
+from mpil2l.core.runs import RunInfo
+from mpil2l.smac.runner import MPIRunner
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

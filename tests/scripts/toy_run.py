@@ -5,7 +5,7 @@ usage: toy_run.py ROOT OUT_JSON [key=value ...]
   dispatch=MODE   runner_params['dispatch']
   rp.KEY=VALUE    runner_params[KEY]
   n=8 gens=3      individuals per generation, generations
-  spill=N         mpil2l.experiment.SPILL_EVALUATIONS
+  spill=N         mpil2l.experiment.generational.SPILL_EVALUATIONS
   look_back=K     post_process also reads generation g-K (individuals and results) mid-run
   any other key=value goes to prepare_experiment (booleans and numbers parsed)
 """
@@ -19,7 +19,7 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-import mpil2l.experiment
+import mpil2l.experiment.generational
 from mpil2l import Experiment
 
 FAULTS = (
@@ -122,7 +122,7 @@ def main():
     for key in [k for k in options if k.startswith("rp.")]:
         runner_params[key[3:]] = parse(options.pop(key))
     if "spill" in options:  # store finished generations in the results log once this many evaluations wait
-        mpil2l.experiment.SPILL_EVALUATIONS = int(options.pop("spill"))
+        mpil2l.experiment.generational.SPILL_EVALUATIONS = int(options.pop("spill"))
     kwargs = {"name": "toy", "overwrite": True, "runner_params": runner_params}
     kwargs.update({k: parse(v) for k, v in options.items()})
     if fault == "slow_worker_abort":
