@@ -45,14 +45,18 @@ def _repair(args):
     size = os.path.getsize(args.file)
     if repair_truncated(args.file):
         added = os.path.getsize(args.file) - size
-        print(f"extended {args.file} by {added} byte(s) of zeros to the end HDF5 recorded; it reads as a whole log again")
+        print(
+            f"extended {args.file} by {added} byte(s) of zeros to the end HDF5 recorded; "
+            "it reads as a whole log again"
+        )
         return
     try:
         h5py.File(args.file, "r", locking=False).close()
     except OSError as exc:
         raise ResultsLogError(
-            f"{args.file!r} is not repaired and left byte for byte as it was: only a log that a killed "
-            f"parallel run left shorter than HDF5 recorded, with no written data missing, can be ({exc})"
+            f"{args.file!r} is not repaired and left byte for byte as it was: "
+            "only a log that a killed parallel run left shorter than HDF5 recorded, "
+            f"with no written data missing, can be ({exc})"
         ) from None
     print(f"{args.file} opens as it is: nothing to repair")
 
@@ -70,14 +74,23 @@ def _optimizers(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m mpil2l", description="Inspect an mpil2l results log (HDF5), or read the optimizers' documentation.")
+    parser = argparse.ArgumentParser(
+        prog="python -m mpil2l",
+        description="Inspect an mpil2l results log (HDF5), or read the optimizers' documentation.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    summary = commands.add_parser("summary", help="print the run's facts, statuses, best individuals, generations")
+    summary = commands.add_parser(
+        "summary", help="print the run's facts, statuses, best individuals, generations"
+    )
     summary.add_argument("file", help="the results log")
     summary.add_argument(
-        "-g", "--generations", type=int, default=20, metavar="N",
+        "-g",
+        "--generations",
+        type=int,
+        default=20,
+        metavar="N",
         help="show at most N generations, the first and last N/2 (default 20; 0: all)",
     )
     summary.set_defaults(run=_summary)
@@ -87,7 +100,9 @@ def build_parser():
     export.add_argument("-o", "--output", help="the CSV file (default: FILE with .csv)")
     export.set_defaults(run=_export)
 
-    plot = commands.add_parser("plot", help="plot best and mean weighted fitness per generation (needs matplotlib)")
+    plot = commands.add_parser(
+        "plot", help="plot best and mean weighted fitness per generation (needs matplotlib)"
+    )
     plot.add_argument("file", help="the results log")
     plot.add_argument("-o", "--output", help="the PNG file (default: FILE with .png)")
     plot.set_defaults(run=_plot)
@@ -101,9 +116,12 @@ def build_parser():
     repair.set_defaults(run=_repair)
 
     optimizers = commands.add_parser(
-        "optimizers", help="list the optimizers, or print one optimizer's page (algorithm, parameters, defaults)"
+        "optimizers",
+        help="list the optimizers, or print one optimizer's page (algorithm, parameters, defaults)",
     )
-    optimizers.add_argument("name", nargs="?", help="an optimizer, e.g. GeneticAlgorithm or CrossEntropyOptimizer")
+    optimizers.add_argument(
+        "name", nargs="?", help="an optimizer, e.g. GeneticAlgorithm or CrossEntropyOptimizer"
+    )
     optimizers.set_defaults(run=_optimizers)
     return parser
 

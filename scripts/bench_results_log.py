@@ -21,7 +21,7 @@ The script relaunches itself under ``mpiexec -n NP`` (the ``mpiexec`` next to
    With the parallel backend each attempt also returns a 100-value output ('trace'),
    written by the workers, and the 'none' run returns it too (then it is dropped). The
    optimizer has the state interface, so the runs with a log also save checkpoints (when
-   due: ``mpil2l.experiment.generational.CHECKPOINT_COST_RATIO``), as runs of mpil2l's
+   due: ``mpil2l.experiment.checkpointing.CHECKPOINT_COST_RATIO``), as runs of mpil2l's
    optimizers do.
    With the parallel backend, one more session flushes the log after every generation
    instead of when due (``FLUSH_COST_RATIO``): what that cadence would cost (info, not
@@ -201,15 +201,15 @@ def run_experiment(comm, root, name, backend, optimizee, population, generations
 def flush_cadence(session):
     """The Experiment's flush cadence during a session: its own (flushes when due), or, for
     `EVERY_GENERATION`, a flush after every generation whatever it costs."""
-    from mpil2l.experiment import generational as experiment
+    from mpil2l.experiment import recorder
 
-    saved = experiment.FLUSH_COST_RATIO, experiment.MIN_FLUSH_INTERVAL
+    saved = recorder.FLUSH_COST_RATIO, recorder.MIN_FLUSH_INTERVAL
     if session == EVERY_GENERATION:
-        experiment.FLUSH_COST_RATIO = experiment.MIN_FLUSH_INTERVAL = 0
+        recorder.FLUSH_COST_RATIO = recorder.MIN_FLUSH_INTERVAL = 0
     try:
         yield
     finally:
-        experiment.FLUSH_COST_RATIO, experiment.MIN_FLUSH_INTERVAL = saved
+        recorder.FLUSH_COST_RATIO, recorder.MIN_FLUSH_INTERVAL = saved
 
 
 def section_throughput(comm, root, args, sessions):

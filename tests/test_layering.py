@@ -43,7 +43,10 @@ def imported_modules(path, modules):
             else:
                 stem = node.module
             # "from package import module" imports the module itself
-            targets = [f"{stem}.{alias.name}" if f"{stem}.{alias.name}" in modules else stem for alias in node.names]
+            targets = [
+                f"{stem}.{alias.name}" if f"{stem}.{alias.name}" in modules else stem
+                for alias in node.names
+            ]
         else:
             continue
         found.update(t for t in targets if t in modules and t != name)
@@ -68,7 +71,8 @@ def test_every_package_has_a_layer():
 
 def test_no_module_imports_a_higher_layer():
     upward = [
-        f"{module} ({LAYERS[layer(module)] or 'top'}) imports {target} ({LAYERS[layer(target)] or 'top'})"
+        f"{module} ({LAYERS[layer(module)] or 'top'}) "
+        f"imports {target} ({LAYERS[layer(target)] or 'top'})"
         for module, targets in import_graph().items()
         for target in sorted(targets)
         if layer(target) > layer(module)
@@ -84,7 +88,7 @@ def test_no_import_cycle():
         state[module] = "open"
         for target in sorted(graph[module]):
             if state.get(target) == "open":
-                cycles.append(" -> ".join(stack[stack.index(target):] + [target]))
+                cycles.append(" -> ".join(stack[stack.index(target) :] + [target]))
             elif target not in state:
                 visit(target, stack + [target])
         state[module] = "done"
@@ -99,11 +103,15 @@ def test_the_checks_see_a_violation(tmp_path):
     """The graph finds relative, absolute and function-level imports alike."""
     (tmp_path / "mpil2l" / "core").mkdir(parents=True)
     source = tmp_path / "mpil2l" / "core" / "probe.py"
-    source.write_text("def f():\n    from ..experiment import generational\n    import mpil2l.storage.reader\n")
+    source.write_text(
+        "def f():\n    from ..experiment import generational\n    import mpil2l.storage.reader\n"
+    )
     global PACKAGE
     saved, PACKAGE = PACKAGE, tmp_path / "mpil2l"
     try:
-        found = imported_modules(source, {"mpil2l.experiment.generational", "mpil2l.storage.reader"})
+        found = imported_modules(
+            source, {"mpil2l.experiment.generational", "mpil2l.storage.reader"}
+        )
     finally:
         PACKAGE = saved
     assert found == {"mpil2l.experiment.generational", "mpil2l.storage.reader"}

@@ -28,7 +28,7 @@ class Task(NamedTuple):
 class SimulationResult(NamedTuple):
     """What `simulate` may return instead of a bare fitness tuple: the fitness and named
     arrays of the evaluation (traces, spike trains, ...), stored in the results log with the
-    attempt they belong to (``/outputs/<name>``, see README "The results log").
+    attempt they belong to (``/outputs/<name>``, see docs/results-log.md).
 
     A plain pair ``(fitness, {name: array})`` means the same. Names are non-empty strings
     without '/'; values are numbers or numeric arrays (bool, int, uint, float). Each name keeps

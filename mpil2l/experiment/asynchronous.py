@@ -1,67 +1,50 @@
 """Asynchronous optimization: an ask/tell optimizer fed one result at a time, no generations.
 
-`AsyncExperiment` is `Experiment` with another loop on rank 0. The workers, the evaluation
-target (`mpil2l.evaluation.simulation.Simulation`, so every optimizee of the generational loop works),
-the retry policy and the results log are the generational loop's; what changes is that
-each finished evaluation is told to the optimizer at once and the worker that ran it gets a
-new candidate at once.
+`AsyncExperiment` is built from the generational driver's parts (`Driver`): the workers, the
+evaluation target (`mpil2l.evaluation.simulation.Simulation`, so every optimizee of the
+generational loop works), the attempt policy and the recorder of the results log. What
+changes is that each finished evaluation is told to the optimizer at once and the worker that
+ran it gets a new candidate at once.
 
 Resuming: the results log's rows are in the order the results arrived, and the loop (and
 the optimizer) is deterministic given that order, so going through the rows again rebuilds
 its state. A checkpoint (the optimizer's state, the evaluations in flight and the loop's
 counters) is saved in the log's checkpoint slots every ``checkpoint_interval`` seconds; rows
-are flushed as the generational loop flushes them (while rank 0 waits, at most every
-50 ms). A resumed run restores the last checkpoint, replays the rows written after it
-(checking that each matches what the optimizer proposes) and re-submits what was in flight:
-an evaluation whose row reached the file is never run again.
+are flushed as the generational loop flushes them. A resumed run restores the last
+checkpoint, replays the rows written after it (checking that each matches what the
+optimizer proposes) and re-submits what was in flight: an evaluation whose row reached the
+file is never run again.
 """
 
-import json
 import logging
 import os
-import pickle
 import shutil
 import time
 
 import numpy as np
 
-from . import checkpoint as ckpt
-from ..model.conversion import dict_to_list
-from ..evaluation.simulation import Task
-from .generational import RESULTS_LOG_NAME, Experiment, _raise_failure, _short
 from ..core.console import logger
+from ..evaluation.simulation import Task
+from ..model.conversion import dict_to_list
+from ..model.trajectory import Trajectory
 from ..optimizers.asktell import AskTellOptimizer
 from ..optimizers.optimizer import check_bool, check_int, check_positive
-from ..core.runs import RunValue, StatusType
 from ..runtime.spmd import mark_on_every_rank, terminate_on_signals
+from ..runtime.worker import serve
 from ..storage import ResultsLog
 from ..storage.parallel import choose_backend
-from ..storage.reader import open_log, read_attempts
-from ..storage.checkpoint_slots import load_checkpoint_slots
 from ..storage.writer_lock import check_not_in_use
-from ..runtime.worker import serve
+from .attempts import format_fitness, logged_value, raise_failure
+from .checkpoint import ResumeError
+from .checkpointing import check_async_fits, read_async_checkpoint, save_async_checkpoint
+from .driver import Driver
+from .run_folder import create_run_folder, keep_run_folder, results_log_path, same_file
 
-CHECKPOINT_KIND = "mpil2l-async"
-CHECKPOINT_VERSION = 1
 DEFAULT_CHECKPOINT_INTERVAL = 60.0  # seconds between checkpoints
 GENERATION = 0  # the generation column of every attempt row: an asynchronous run has none
 
 
-class _Submitter:
-    """Where the loop's submissions go: into the evaluations in flight, and to the scheduler
-    (None while the log is being replayed)."""
-
-    def __init__(self, in_flight, scheduler):
-        self.in_flight = in_flight
-        self.scheduler = scheduler
-
-    def submit_run(self, task, avoid=None):
-        self.in_flight[task.ind_idx] = task
-        if self.scheduler is not None:
-            self.scheduler.submit_run(task, avoid=avoid)
-
-
-class AsyncExperiment(Experiment):
+class AsyncExperiment(Driver):
     """Asynchronous optimization on the ranks of `comm`: rank 0 runs an ask/tell optimizer
     (`mpil2l.optimizers.AskTellOptimizer`), every other rank evaluates, and a worker gets
     a new candidate the moment it returns a result.
@@ -101,7 +84,6 @@ class AsyncExperiment(Experiment):
 
     def __init__(self, root_dir_path, comm=None):
         super().__init__(root_dir_path, comm)
-        self._checkpoint_source = None  # prepare_experiment's checkpoint=
         self._resume_log = None  # rank 0: the results log to go on from, if any
         self.budget = None
         self.n_replayed = 0  # rows replayed from the log when the run resumed
@@ -111,68 +93,81 @@ class AsyncExperiment(Experiment):
         self._arrived = {}  # number -> final fitness, arrived and not yet told (ordered)
         self._n_final = 0  # candidates with a final result
         self._n_failed = 0  # candidates that failed every attempt
-        self._optimizer = None
 
-    def _prepare(self, **kwargs):
-        checkpoint = kwargs.pop("checkpoint", None)
-        if checkpoint is False:
-            checkpoint = None
-        if checkpoint is not None and checkpoint is not True and not isinstance(checkpoint, (str, os.PathLike)):
-            raise TypeError(
-                "an asynchronous run goes on from its results log: checkpoint must be True or a path to a run "
-                f"folder or its results.h5, got {type(checkpoint).__name__}"
-            )
-        self._checkpoint_source = checkpoint
-        return super()._prepare(**kwargs)
+    # -- prepare_experiment's hooks --------------------------------------------------------
 
-    def _choose_log_backend(self, setting):
+    def _check_checkpoint(self, checkpoint):
+        if checkpoint is not None and checkpoint is not True:
+            if not isinstance(checkpoint, (str, os.PathLike)):
+                raise TypeError(
+                    "an asynchronous run goes on from its results log: checkpoint must be True "
+                    f"or a path to a run folder or its results.h5, got {type(checkpoint).__name__}"
+                )
+
+    def _choose_log_backend(self, settings):
         """Rank 0 writes an asynchronous run's log ('auto' is 'serial'): the parallel
         backend's collective steps need every worker idle, which an asynchronous run never
         has. 'none' keeps no log, and so nothing to resume from."""
+        setting = settings.runner_params["results_log"]
         if setting == "parallel":
             raise ValueError(
-                "runner_params['results_log'] = 'parallel': an asynchronous run's results log is written by "
-                "rank 0 alone (the parallel backend's collective steps need every worker idle, which an "
-                "asynchronous run never has); use 'auto' (serial here), 'serial' or 'none'"
+                "runner_params['results_log'] = 'parallel': an asynchronous run's results log is "
+                "written by rank 0 alone (the parallel backend's collective steps need every "
+                "worker idle, which an asynchronous run never has); use 'auto' (serial here), "
+                "'serial' or 'none'"
             )
         backend = choose_backend(setting, 1)
-        if backend == "none" and self._checkpoint_source is not None:
+        if backend == "none" and settings.checkpoint is not None:
             raise ValueError(
-                f"checkpoint={self._checkpoint_source!r} goes on from the run's results log, which "
+                f"checkpoint={settings.checkpoint!r} goes on from the run's results log, which "
                 "runner_params['results_log'] = 'none' does not keep"
             )
         return backend
 
-    def _create_run_folder(self, overwrite, log_stdout):
+    def _prepare_run_folder(self, settings):
         """Creates the run folder, or keeps it (``checkpoint=True`` or its own path), or
         creates it with a copy of another run's log (``checkpoint=<path>``)."""
-        source, own = self._checkpoint_source, self._own_log_path()
+        source, own, paths = settings.checkpoint, self.paths.results_log, self.paths
         self._resume_log = None
-        if source is True and not os.path.lexists(self.paths.output_dir_path):
-            logger.info("checkpoint=True: no run folder %s yet; starting the run", self.paths.output_dir_path)
+        if source is True and not os.path.lexists(paths.output_dir_path):
+            logger.info(
+                "checkpoint=True: no run folder %s yet; starting the run", paths.output_dir_path
+            )
             source = None
         if source is None:
-            return super()._create_run_folder(overwrite, log_stdout)
-        path = own if source is True else ckpt.results_log_path(source)
-        if source is True or os.path.realpath(path) == os.path.realpath(own):
-            if overwrite:
-                raise ckpt.ResumeError(
-                    f"checkpoint={source!r} goes on in the run folder {self.paths.output_dir_path!r}; "
+            create_run_folder(paths, settings.overwrite, settings.log_stdout)
+            return
+        path = own if source is True else results_log_path(source)
+        if source is True or same_file(path, own):
+            if settings.overwrite:
+                raise ResumeError(
+                    f"checkpoint={source!r} goes on in the run folder {paths.output_dir_path!r}; "
                     "overwrite=True would delete it: pass one or the other"
                 )
-            if log_stdout:
-                os.makedirs(self.paths.logs_path, exist_ok=True)
+            keep_run_folder(paths, settings.log_stdout)
             if os.path.exists(own):
                 check_not_in_use(own)
                 self._resume_log = own
             return
         check_not_in_use(path)
-        super()._create_run_folder(overwrite, log_stdout)
+        create_run_folder(paths, settings.overwrite, settings.log_stdout)
         shutil.copyfile(path, own)
         self._resume_log = own
 
-    def run_experiment(self, optimizer, optimizee, budget, max_pending=None,
-                       checkpoint_interval=DEFAULT_CHECKPOINT_INTERVAL, ordered=False):
+    def _new_trajectory(self, settings):
+        return Trajectory(settings.trajectory_name)
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run_experiment(
+        self,
+        optimizer,
+        optimizee,
+        budget,
+        max_pending=None,
+        checkpoint_interval=DEFAULT_CHECKPOINT_INTERVAL,
+        ordered=False,
+    ):
         """Runs the optimization until `budget` candidates have a final result. Collective on
         `comm`: rank 0 drives the run, the other ranks evaluate and return afterwards.
 
@@ -202,8 +197,6 @@ class AsyncExperiment(Experiment):
             Any exception of the optimizer, or of `simulate` where the runner parameters
             make it end the run, on rank 0 (every rank stops).
         """
-        if self.traj is None:
-            raise RuntimeError("call prepare_experiment() before run_experiment()")
         try:
             budget, max_pending, checkpoint_interval = self._check_run_arguments(
                 optimizer, optimizee, budget, max_pending, checkpoint_interval, ordered
@@ -214,58 +207,28 @@ class AsyncExperiment(Experiment):
         if not self.is_root:
             serve(self.comm)
             return
-        self._optimizer = optimizer
-        self._reset_run_state()  # (_run_started is set once the log is open: a run that fails before leaves files as they were)
-        scheduler = self._start_scheduler(optimizee, optimizer.optimizee_fitness_weights)
+        weights = optimizer.optimizee_fitness_weights
+        self._start_run(weights)  # (files change once the log is open)
+        scheduler = self._start_scheduler(optimizee, weights)
         try:
             with terminate_on_signals():
-                self._run_async(scheduler, optimizee, budget, max_pending or scheduler.num_workers(),
-                                checkpoint_interval)
+                slots = max_pending or scheduler.num_workers()
+                self._run_async(scheduler, optimizee, budget, slots, checkpoint_interval)
         except BaseException as exc:
             self._abort_run(scheduler, exc)
         scheduler.shutdown()
 
-    def end_experiment(self, optimizer):
-        """Ends the run: writes the best candidate to the results log, calls
-        ``optimizer.end(traj)`` and saves the trajectory (see `Experiment.end_experiment`).
-
-        Returns:
-            ``(traj, paths)``.
-        """
-        log = self.results_log
-        if self.is_root and optimizer.best_individual is not None:
-            logger.info("best individual: evaluation %d, fitness %s, %s", optimizer.best_number,
-                        _short(optimizer.best_fitness), optimizer.best_individual)
-            if log is not None and not log.closed:
-                log.write_best(optimizer.best_individual, optimizer.best_fitness, optimizer.best_weighted_fitness,
-                               GENERATION, optimizer.best_number)
-        if self.is_root:
-            self._close_results_log()
-        self.results_log = None
-        return super().end_experiment(optimizer)
-
-    # -- rank 0 --------------------------------------------------------------------------
-
-    def _save_interrupted(self, exc):
-        # What an asynchronous run finished is in its results log (flushed on the way out),
-        # which checkpoint=True goes on from.
-        if self.results_log is None:  # results_log='none'
-            return
-        if not self.results_log.closed:
-            try:  # the attempts taken before the failure (the failed one included)
-                self._log_attempts()
-            except Exception as log_error:
-                logger.error("could not write the last attempts to the results log: %s", log_error)
-        logger.warning("the finished evaluations are in %s: checkpoint=True goes on from there", self.results_log.path)
-
-    def _check_run_arguments(self, optimizer, optimizee, budget, max_pending, checkpoint_interval, ordered):
+    def _check_run_arguments(
+        self, optimizer, optimizee, budget, max_pending, checkpoint_interval, ordered
+    ):
+        if self.traj is None:
+            raise RuntimeError("call prepare_experiment() before run_experiment()")
         if not isinstance(optimizer, AskTellOptimizer):
             raise TypeError(
-                f"the optimizer must be an AskTellOptimizer (ask/tell), got {type(optimizer).__name__}; "
-                "generational optimizers run with Experiment"
+                "the optimizer must be an AskTellOptimizer (ask/tell), got "
+                f"{type(optimizer).__name__}; generational optimizers run with Experiment"
             )
-        if not callable(getattr(optimizee, "simulate", None)):
-            raise TypeError(f"the optimizee {type(optimizee).__name__} has no simulate(traj) method")
+        self._check_contract(optimizee)
         budget = check_int("budget", budget, 1)
         if max_pending is not None:
             max_pending = check_int("max_pending", max_pending, 1)
@@ -273,75 +236,94 @@ class AsyncExperiment(Experiment):
         self._ordered = check_bool("ordered", ordered)
         if self.runner_params["dispatch"] != "dynamic":
             raise ValueError(
-                f"runner_params['dispatch'] = {self.runner_params['dispatch']!r}: an asynchronous run "
-                "dispatches each candidate as a worker frees up ('dynamic' only)"
+                f"runner_params['dispatch'] = {self.runner_params['dispatch']!r}: an asynchronous "
+                "run dispatches each candidate as a worker frees up ('dynamic' only)"
             )
         return budget, max_pending, checkpoint_interval
 
+    def _submitter(self, scheduler):
+        """``submit(task, avoid=None)``: into the evaluations in flight, and to `scheduler`
+        (None while the log is being replayed)."""
+
+        def submit(task, avoid=None):
+            self._in_flight[task.ind_idx] = task
+            if scheduler is not None:
+                scheduler.submit_run(task, avoid=avoid)
+
+        return submit
+
     def _run_async(self, scheduler, optimizee, budget, slots, checkpoint_interval):
-        optimizer = self._optimizer
-        submitter = _Submitter(self._in_flight, scheduler)
+        optimizer = self.optimizer
+        submit = self._submitter(scheduler)
         ordered = self._ordered
         self._open_log(optimizee, budget, slots)
         self._run_started = True
         self.budget, self._slots, self._ordered = budget, slots, ordered
         if not ordered:  # resumed from an ordered run: what waited for earlier results goes in now
             for number in sorted(self._arrived):
-                self._optimizer.tell([(number, self._arrived.pop(number))])
+                optimizer.tell([(number, self._arrived.pop(number))])
         for number in sorted(self._in_flight):  # what was in flight when the run stopped
             scheduler.submit_run(self._in_flight[number])
         started = time.monotonic()
         deadline = None if self.time_limit is None else started + self.time_limit
-        self._refill(submitter, deadline)
+        self._refill(submit, deadline)
         last_checkpoint = started
         while self._in_flight:
-            for task, value in self._wait_for_results(scheduler):  # flushes the log while idle
-                self._on_attempt(submitter, task, value, deadline)
-            self._log_attempts()
+            for task, value in self.recorder.wait_for_results(scheduler):  # flushes while idle
+                self._on_attempt(submit, task, value, deadline)
+            self.recorder.write_pending()
             if time.monotonic() - last_checkpoint >= checkpoint_interval:
                 self._save_state()
                 self._report_progress()
                 last_checkpoint = time.monotonic()
         if deadline is not None and optimizer.n_asked < budget:
-            logger.warning("time limit of %g s reached after %d of %d evaluations", self.time_limit,
-                           optimizer.n_told, budget)
+            logger.warning(
+                "time limit of %g s reached after %d of %d evaluations",
+                self.time_limit,
+                optimizer.n_told,
+                budget,
+            )
         self._save_state()
         self._report_progress()
 
-    def _refill(self, submitter, deadline=None):
+    def _refill(self, submit, deadline=None):
         """Asks for candidates until `_slots` are asked and not told, or the budget is used
         up."""
-        optimizer = self._optimizer
-        while optimizer.n_asked - optimizer.n_told < self._slots and optimizer.n_asked < self.budget:
+        optimizer = self.optimizer
+        while (
+            optimizer.n_asked - optimizer.n_told < self._slots and optimizer.n_asked < self.budget
+        ):
             if deadline is not None and time.monotonic() > deadline:
                 return
             (candidate,) = optimizer.ask(1)
-            submitter.submit_run(Task(GENERATION, candidate.number, 0, candidate.params))
+            submit(Task(GENERATION, candidate.number, 0, candidate.params))
 
-    def _on_attempt(self, submitter, task, value, deadline=None, log=True):
+    def _on_attempt(self, submit, task, value, deadline=None, log=True):
         """One finished attempt, logged (unless replayed from the log): retried, or its
         candidate's final result told; then the freed slot is refilled."""
-        final, failed = {}, []
-        self._take_result(submitter, task, value, final, [], failed, log=log)
-        if not final:
+        _, settled = self._settle_attempt(task, value, submit, log)
+        if settled is None:
             return  # retried
-        fitness = final[task.ind_idx]
-        self._n_failed += len(failed)
+        self._n_failed += settled.failed
         del self._in_flight[task.ind_idx]
         self._n_final += 1
         if self._n_failed == self._n_final >= min(self._slots, self.budget):
-            _raise_failure(value, f"the first {self._n_final} evaluation(s) all failed; the last, evaluation {task.ind_idx},")
-        self._arrived[task.ind_idx] = fitness
-        optimizer = self._optimizer
+            raise_failure(
+                value,
+                f"the first {self._n_final} evaluation(s) all failed; the last, evaluation "
+                f"{task.ind_idx},",
+            )
+        self._arrived[task.ind_idx] = settled.fitness
+        optimizer = self.optimizer
         while self._arrived:
             number = optimizer.pending[0] if self._ordered else task.ind_idx
             if number not in self._arrived:
                 return
             optimizer.tell([(number, self._arrived.pop(number))])
-            self._refill(submitter, deadline)
+            self._refill(submit, deadline)
 
     def _report_progress(self):
-        optimizer = self._optimizer
+        optimizer = self.optimizer
         if optimizer.best_number is None:
             return
         logger.info(
@@ -349,8 +331,37 @@ class AsyncExperiment(Experiment):
             optimizer.n_told,
             self.budget,
             len(self._in_flight),
-            _short(optimizer.best_fitness),
+            format_fitness(optimizer.best_fitness),
             optimizer.best_number,
+        )
+
+    def _write_best(self, optimizer):
+        self.recorder.log.write_best(
+            optimizer.best_individual,
+            optimizer.best_fitness,
+            optimizer.best_weighted_fitness,
+            GENERATION,
+            optimizer.best_number,
+        )
+
+    def _report_best(self, optimizer):
+        if optimizer.best_individual is not None:
+            logger.info(
+                "best individual: evaluation %d, fitness %s, %s",
+                optimizer.best_number,
+                format_fitness(optimizer.best_fitness),
+                optimizer.best_individual,
+            )
+
+    def _save_interrupted(self, exc):
+        # What an asynchronous run finished is in its results log (flushed on the way out),
+        # which checkpoint=True goes on from.
+        if self.recorder.log is None:  # results_log='none'
+            return
+        self._write_pending_attempts()
+        logger.warning(
+            "the finished evaluations are in %s: checkpoint=True goes on from there",
+            self.recorder.log.path,
         )
 
     # -- the log and the checkpoint ------------------------------------------------------
@@ -361,45 +372,43 @@ class AsyncExperiment(Experiment):
         if self.log_backend == "none":
             self.budget, self._slots = budget, slots
             return
-        path = os.path.join(self.paths.output_dir_path, RESULTS_LOG_NAME)
+        path = self.paths.results_log
+        optimizer = self.optimizer
         if self._resume_log is not None:
-            checkpoint, rows, start = _read_for_resume(path)
+            checkpoint, rows, start = read_async_checkpoint(path)
             if checkpoint is not None:
                 self._restore_state(checkpoint, path)
                 self._replay(rows, start, path)
-                if budget < self._optimizer.n_asked:
+                if budget < optimizer.n_asked:
                     raise ValueError(
-                        f"budget must be >= {self._optimizer.n_asked}, the evaluations this run has started; got {budget}"
+                        f"budget must be >= {optimizer.n_asked}, the evaluations this run has "
+                        f"started; got {budget}"
                     )
                 # the job that wrote it is over: prepare_experiment found no live writer on this
                 # host, and one on another host cannot be asked
-                self.results_log = ResultsLog.open_for_resume(path, rollback=False, break_lock=True)
-                self._unflushed_since, self._last_flush, self._flush_seconds = None, time.monotonic(), 0.0
+                log = ResultsLog.open_for_resume(path, rollback=False, break_lock=True)
+                self.recorder.attach(log)
                 logger.info(
                     "resuming %s: %d evaluations done (%d replayed from the log), %d re-submitted",
-                    path, self._optimizer.n_told, len(rows["ind_idx"]), len(self._in_flight),
+                    path,
+                    optimizer.n_told,
+                    len(rows["ind_idx"]),
+                    len(self._in_flight),
                 )
                 return
-        optimizer = self._optimizer
         weights = optimizer.optimizee_fitness_weights
         spec = optimizer.spec or dict_to_list(optimizee.create_individual(), get_dict_spec=True)[1]
-        self._unflushed_since, self._last_flush, self._flush_seconds = None, time.monotonic(), 0.0
-        self.results_log = ResultsLog.create(path, len(weights), spec, overwrite=True, fitness_weights=weights)
-        self.results_log.write_parameters(self.traj)
+        log = ResultsLog.create(path, len(weights), spec, overwrite=True, fitness_weights=weights)
+        self.recorder.attach(log)
+        log.write_parameters(self.traj)
         self.budget, self._slots = budget, slots
         self._save_state()
 
     def _save_state(self):
-        if self.results_log is None:  # results_log='none'
+        if self.recorder.log is None:  # results_log='none'
             return
-        self._log_attempts()  # the checkpoint records where the log stands
-        optimizer = self._optimizer
-        state = {
-            "kind": CHECKPOINT_KIND,
-            "version": CHECKPOINT_VERSION,
-            "optimizer": type(optimizer).__name__,
-            "parameters": repr(optimizer.parameters),
-            "state": optimizer.get_state(),
+        self.recorder.write_pending()  # the checkpoint records where the log stands
+        loop = {
             "budget": self.budget,
             "slots": self._slots,
             "ordered": self._ordered,
@@ -407,33 +416,27 @@ class AsyncExperiment(Experiment):
             "arrived": dict(self._arrived),
             "n_final": self._n_final,
             "n_failed": self._n_failed,
-            "first_attempt_seen": self._first_attempt_seen,
+            "first_attempt_seen": self.policy.first_attempt_seen,
         }
-        self.results_log.save_checkpoint(pickle.dumps(state, protocol=ckpt.PROTOCOL))
+        save_async_checkpoint(self.recorder.log, self.optimizer, loop)
 
     def _restore_state(self, checkpoint, path):
-        optimizer = self._optimizer
-        if checkpoint.get("optimizer") != type(optimizer).__name__:
-            raise ckpt.ResumeError(
-                f"{path!r} holds a run of {checkpoint.get('optimizer')}, not of {type(optimizer).__name__}; "
-                "resume it with the same optimizer, or start a new run"
-            )
-        if checkpoint["parameters"] != repr(optimizer.parameters):
-            logger.warning("resuming with other optimizer parameters: %s (the run had %s)",
-                           optimizer.parameters, checkpoint["parameters"])
+        optimizer = self.optimizer
+        check_async_fits(checkpoint, optimizer, path)
         optimizer.set_state(checkpoint["state"])
         self._in_flight.clear()
         self._in_flight.update(checkpoint["in_flight"])
-        self.budget, self._slots, self._ordered = checkpoint["budget"], checkpoint["slots"], checkpoint["ordered"]
+        self.budget, self._slots = checkpoint["budget"], checkpoint["slots"]
+        self._ordered = checkpoint["ordered"]
         self._arrived = dict(checkpoint["arrived"])
         self._n_final, self._n_failed = checkpoint["n_final"], checkpoint["n_failed"]
-        self._first_attempt_seen = checkpoint["first_attempt_seen"]
+        self.policy.first_attempt_seen = checkpoint["first_attempt_seen"]
 
     def _replay(self, rows, start, path):
         """Goes through the attempts logged after the checkpoint as the run did when they
         arrived, checking each against the evaluation the optimizer had in flight."""
-        submitter = _Submitter(self._in_flight, None)
-        self._refill(submitter)
+        submit = self._submitter(None)
+        self._refill(submit)
         level = logger.level
         logger.setLevel(logging.ERROR)  # the retries were logged when they happened
         try:
@@ -445,43 +448,15 @@ class AsyncExperiment(Experiment):
                     or task.attempt != attempt
                     or not np.array_equal(dict_to_list(_unprefixed(task.params)), rows["params"][i])
                 ):
-                    raise ckpt.ResumeError(
-                        f"{path!r}: attempt row {start + i} (evaluation {number}, attempt {attempt}) is not what "
-                        "this optimizer proposes there; was the run started with another seed or other parameters?"
+                    raise ResumeError(
+                        f"{path!r}: attempt row {start + i} (evaluation {number}, attempt "
+                        f"{attempt}) is not what this optimizer proposes there; was the run "
+                        "started with another seed or other parameters?"
                     )
-                self._on_attempt(submitter, task, _logged_value(rows, i), log=False)
+                self._on_attempt(submit, task, logged_value(rows, i), log=False)
         finally:
             logger.setLevel(level)
         self.n_replayed = len(rows["ind_idx"])
-
-
-def _read_for_resume(path):
-    """The unpickled checkpoint of an asynchronous run's log (None if it has none yet), the
-    attempt rows written after it, and the index of the first of them."""
-    with open_log(path) as file:
-        data, attrs = load_checkpoint_slots(file["checkpoint"], path)
-    if data is None:
-        return None, None, 0
-    try:
-        checkpoint = pickle.loads(data)
-    except Exception as exc:
-        raise ckpt.ResumeError(f"{path!r}: the checkpoint cannot be read: {exc}") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("kind") != CHECKPOINT_KIND:
-        raise ckpt.ResumeError(f"{path!r} is not the log of an asynchronous run; resume it with Experiment")
-    if checkpoint.get("version") != CHECKPOINT_VERSION:
-        raise ckpt.ResumeError(f"{path!r}: checkpoint version {checkpoint.get('version')} is not {CHECKPOINT_VERSION}")
-    counts = attrs.get("counts", b"{}")
-    start = int(json.loads(counts.decode() if isinstance(counts, bytes) else counts).get("attempts", 0))
-    return checkpoint, read_attempts(path, start=start), start
-
-
-def _logged_value(rows, i):
-    """The `RunValue` an attempt row records."""
-    status = StatusType(int(rows["status"][i]))
-    cost = tuple(rows["fitness"][i].tolist()) if status == StatusType.SUCCESS else None
-    error = rows["error"][i]
-    info = {"rank": int(rows["rank"][i]), "error": error, "traceback": error}
-    return RunValue(cost, float(rows["runtime"][i]), status, float(rows["start"][i]), float(rows["end"][i]), info)
 
 
 def _unprefixed(params):

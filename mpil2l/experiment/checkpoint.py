@@ -1,4 +1,4 @@
-"""Checkpoints of a run, and finding what to resume from.
+"""The generational checkpoint: its format, and the checks that a resumed run is the saved one.
 
 After every generation rank 0 saves a checkpoint into the run's results log (the log's
 two-slot ``/checkpoint``, replaced atomically): the pickled dict
@@ -25,18 +25,17 @@ resumes too.
 """
 
 import math
-import os
 import pickle
-from contextlib import contextmanager
 
 import numpy as np
 
+from ..model import pickles
 from ..model.history import GENERATION_RESULTS, INDIVIDUALS
 from ..storage.parameters import flatten_parameters
 
+
 FORMAT = "mpil2l-checkpoint"
 VERSION = 1
-RESULTS_LOG_NAME = "results.h5"
 # parameters a resumed run may change: how it is run, not what it computes
 FREE_PARAMETER_GROUPS = ("runner_params",)
 PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -65,14 +64,18 @@ def optimizer_identity(optimizer):
 
 def can_checkpoint(optimizer):
     """True if `optimizer` has the state interface (``get_state`` and ``set_state``)."""
-    return callable(getattr(optimizer, "get_state", None)) and callable(getattr(optimizer, "set_state", None))
+    return callable(getattr(optimizer, "get_state", None)) and callable(
+        getattr(optimizer, "set_state", None)
+    )
 
 
 def resume_state(optimizer, experiment_state, next_generation):
     """The checkpoint of a run between two generations, less the trajectory (what
     ``traj.resume_state`` holds)."""
     state = {"format": FORMAT, "version": VERSION, **optimizer_identity(optimizer)}
-    state.update(state=optimizer.get_state(), experiment=experiment_state, next_generation=next_generation)
+    state.update(
+        state=optimizer.get_state(), experiment=experiment_state, next_generation=next_generation
+    )
     return state
 
 
@@ -134,7 +137,11 @@ def attach(payload, source):
 
 
 def _result_groups(traj, g):
-    return [name for name in GENERATION_RESULTS if name in traj.results and g in traj.results[name]._data]
+    return [
+        name
+        for name in GENERATION_RESULTS
+        if name in traj.results and g in traj.results[name]._data
+    ]
 
 
 def load(data, source):
@@ -144,32 +151,19 @@ def load(data, source):
         ResumeError: `data` is not an mpil2l checkpoint this version reads.
     """
     try:
-        payload = pickle.loads(data)
+        payload = pickles.loads(data)
     except Exception as exc:
-        raise ResumeError(f"{source}: the checkpoint cannot be read ({type(exc).__name__}: {exc})") from None
+        raise ResumeError(
+            f"{source}: the checkpoint cannot be read ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ResumeError(f"{source}: the checkpoint is not an mpil2l checkpoint")
     if payload.get("version", math.inf) > VERSION:
-        raise ResumeError(f"{source}: the checkpoint has version {payload['version']}, newer than this mpil2l reads")
+        raise ResumeError(
+            f"{source}: the checkpoint has version {payload['version']}, newer than this mpil2l "
+            "reads"
+        )
     return payload
-
-
-def results_log_path(checkpoint):
-    """The results log a ``checkpoint=`` path names: the file itself, or ``results.h5`` in a
-    run folder.
-
-    Raises:
-        FileNotFoundError: there is no such file or folder, or the folder holds no log.
-    """
-    path = os.path.abspath(os.fspath(checkpoint))
-    if os.path.isdir(path):
-        log = os.path.join(path, RESULTS_LOG_NAME)
-        if not os.path.exists(log):
-            raise FileNotFoundError(f"checkpoint: the run folder {path!r} holds no {RESULTS_LOG_NAME}")
-        return log
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"checkpoint: no such results log or run folder: {path!r}")
-    return path
 
 
 def differences(saved, current, path=""):
@@ -177,7 +171,8 @@ def differences(saved, current, path=""):
     with attributes) differ; empty if they are equal.
 
     Example:
-        >>> differences({"pop_size": 6, "x": np.zeros(2), "seed": 1}, {"pop_size": 8, "x": np.zeros(2), "seed": 1.0})
+        >>> saved = {"pop_size": 6, "x": np.zeros(2), "seed": 1}
+        >>> differences(saved, {"pop_size": 8, "x": np.zeros(2), "seed": 1.0})
         ['pop_size']
     """
     if isinstance(saved, np.random.Generator) and isinstance(current, np.random.Generator):
@@ -185,7 +180,9 @@ def differences(saved, current, path=""):
     if type(saved) is not type(current) and not (_is_number(saved) and _is_number(current)):
         return [path or "value"]
     if isinstance(saved, np.ndarray):
-        same = saved.shape == current.shape and np.array_equal(saved, current, equal_nan=saved.dtype.kind in "fc")
+        same = saved.shape == current.shape and np.array_equal(
+            saved, current, equal_nan=saved.dtype.kind in "fc"
+        )
         return [] if same else [path or "value"]
     if isinstance(saved, dict):
         out = [f"{path}.{k}".lstrip(".") for k in sorted(set(saved) ^ set(current), key=str)]
@@ -213,7 +210,45 @@ def differences(saved, current, path=""):
 
 
 def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def identity_problems(saved, optimizer):
+    """How `optimizer` differs from the one a checkpoint was saved with (its class,
+    parameters and fitness weights, as `optimizer_identity` gives them): a list of phrases,
+    empty if they are the same; and the parameter names among them."""
+    problems = []
+    now = optimizer_identity(optimizer)
+    reported = set()
+    if saved["optimizer"] != now["optimizer"]:
+        problems.append(
+            f"the optimizer is {now['optimizer']}, the checkpoint's {saved['optimizer']}"
+        )
+    elif isinstance(saved["parameters"], dict) and isinstance(now["parameters"], dict):
+        names = differences(saved["parameters"], now["parameters"])
+        reported = {n.split("[")[0] for n in names}
+        if names:
+            changes = (_change(n, saved["parameters"], now["parameters"]) for n in names)
+            problems.append("optimizer parameters " + ", ".join(changes))
+    elif differences(saved["parameters"], now["parameters"]):
+        problems.append("optimizer parameters")
+    if saved["fitness_weights"] != now["fitness_weights"]:
+        problems.append(
+            f"fitness weights {now['fitness_weights']} (saved {saved['fitness_weights']})"
+        )
+    return problems, reported
+
+
+def raise_misfit(problems, source):
+    """Raises the `ResumeError` that names every one of `problems` (if any)."""
+    if problems:
+        raise ResumeError(
+            f"cannot resume from {source}: the run differs from the saved one in "
+            + "; ".join(problems)
+            + ". Resume with the same settings, or start a new run"
+        )
 
 
 def check_fits(payload, optimizer, traj, source):
@@ -223,32 +258,18 @@ def check_fits(payload, optimizer, traj, source):
     Raises:
         ResumeError: naming every difference.
     """
-    problems = []
-    now = optimizer_identity(optimizer)
-    reported = set()
-    if payload["optimizer"] != now["optimizer"]:
-        problems.append(f"the optimizer is {now['optimizer']}, the checkpoint's {payload['optimizer']}")
-    elif isinstance(payload["parameters"], dict) and isinstance(now["parameters"], dict):
-        names = differences(payload["parameters"], now["parameters"])
-        reported = {n.split("[")[0] for n in names}
-        if names:
-            problems.append("optimizer parameters " + ", ".join(_change(n, payload["parameters"], now["parameters"]) for n in names))
-    elif differences(payload["parameters"], now["parameters"]):
-        problems.append("optimizer parameters")
-    if payload["fitness_weights"] != now["fitness_weights"]:
-        problems.append(f"fitness weights {now['fitness_weights']} (saved {payload['fitness_weights']})")
+    problems, reported = identity_problems(payload, optimizer)
     saved, current = flatten_parameters(payload["traj"]), flatten_parameters(traj)
     names = [
-        n for n in differences(saved, current)
+        n
+        for n in differences(saved, current)
         if n.split(".")[0] not in FREE_PARAMETER_GROUPS and n.split("[")[0] not in reported
     ]
     if names:
-        problems.append("trajectory parameters " + ", ".join(_change(n, saved, current) for n in names))
-    if problems:
-        raise ResumeError(
-            f"cannot resume from {source}: the run differs from the saved one in " + "; ".join(problems)
-            + ". Resume with the same settings, or start a new run"
+        problems.append(
+            "trajectory parameters " + ", ".join(_change(n, saved, current) for n in names)
         )
+    raise_misfit(problems, source)
 
 
 def _change(name, saved, current):

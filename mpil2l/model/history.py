@@ -38,6 +38,8 @@ from collections.abc import MutableMapping
 from contextlib import contextmanager
 from typing import NamedTuple
 
+from . import pickles
+
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 COMPRESSION_LEVEL = 1  # zlib's fastest level: the pickled individuals compress well already
 CACHED_GENERATIONS = 2
@@ -71,7 +73,7 @@ def unpack_generation(piece):
     data = bytes(piece)
     if data[:1] != _PICKLE_START:
         data = zlib.decompress(data)
-    return pickle.loads(data)
+    return pickles.loads(data)
 
 
 class HistoryRef(NamedTuple):

@@ -239,7 +239,7 @@ class Trajectory:
       ``traj.results.all_results`` and ``.attempts``) read as dicts keyed by generation. In a
       run with a results log, finished generations are packed into the log (with each
       checkpoint, or once they hold
-      ``mpil2l.experiment.generational.SPILL_EVALUATIONS`` evaluations) and unpacked when
+      ``mpil2l.experiment.checkpointing.SPILL_EVALUATIONS`` evaluations) and unpacked when
       read: read-only snapshots (see `mpil2l.model.history`).
       Assigning ``traj.individuals = {...}`` replaces the table.
     * ``traj.resume_state``: set on the trajectories mpil2l saves (``trajectory.pickle``):

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from mpil2l.core.errors import FitnessError
-from mpil2l.evaluation.simulation import Simulation, SimulationResult, Task, check_fitness, split_outputs
+from mpil2l.evaluation.simulation import (
+    Simulation,
+    SimulationResult,
+    Task,
+    check_fitness,
+    split_outputs,
+)
 from mpil2l.core.runs import RunValue, StatusType
 from mpil2l.model.trajectory import Trajectory
 
@@ -49,7 +55,9 @@ def simulate_returning(result):
     return Simulation(Optimizee(), Trajectory(), 1)(Task(0, 0, 0, {"individual.x": 0.5}))
 
 
-@pytest.mark.parametrize("result", [((1.0,), {"trace": [1.0, 2.0]}), SimulationResult((1.0,), {"trace": [1.0, 2.0]})])
+@pytest.mark.parametrize(
+    "result", [((1.0,), {"trace": [1.0, 2.0]}), SimulationResult((1.0,), {"trace": [1.0, 2.0]})]
+)
 def test_outputs_come_back_as_a_simulation_result(result):
     value = simulate_returning(result)
     assert type(value) is SimulationResult and value.fitness == (1.0,)

@@ -52,9 +52,9 @@ def test_runs_handed_to_a_child_that_died_go_to_the_next_one():
         key, value = sandbox.next_result()
         assert key == "dies" and value.status == StatusType.CRASHED
         assert "exit" in value.additional_info["error"]
-        assert [(k, v.status, v.cost) for k, v in (sandbox.next_result(), sandbox.next_result())] == [
-            ("after", StatusType.SUCCESS, 16.0), ("later", StatusType.SUCCESS, 25.0)
-        ]
+        assert [
+            (k, v.status, v.cost) for k, v in (sandbox.next_result(), sandbox.next_result())
+        ] == [("after", StatusType.SUCCESS, 16.0), ("later", StatusType.SUCCESS, 25.0)]
         assert sandbox.restarts == 1
     finally:
         sandbox.close()

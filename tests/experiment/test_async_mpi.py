@@ -334,7 +334,15 @@ def test_resuming_with_another_optimizer_fails_and_leaves_the_log_alone(tmp_path
     proc, _ = run_async(tmp_path, 2, "opt=random", "budget=30", "checkpoint=True")
     runs.append(proc)
     assert proc.returncode != 0
-    assert "holds a run of SteadyStateOptimizer, not of AsyncRandomSearch" in proc.stderr
+    assert "cannot resume from" in proc.stderr and "the optimizer is " in proc.stderr
+    assert (
+        "AsyncRandomSearch, the checkpoint's " in proc.stderr
+        and "SteadyStateOptimizer" in proc.stderr
+    )
+    proc, _ = run_async(tmp_path, 2, "opt=steady", "budget=30", "seed=1", "checkpoint=True")
+    runs.append(proc)
+    assert proc.returncode != 0
+    assert "optimizer parameters seed (saved 0, now 1)" in proc.stderr, proc.stderr
     proc, _ = run_async(tmp_path, 2, "opt=steady", "budget=10", "checkpoint=True")
     runs.append(proc)
     assert proc.returncode != 0 and "budget must be >= 20" in proc.stderr

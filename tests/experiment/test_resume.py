@@ -21,7 +21,9 @@ from mpil2l.storage import LogInUseError, ResultsLogError, read_attempts, read_g
 O = optimizers
 # one small configuration per optimizer: (parameters, interrupted generation)
 CASES = {
-    "GeneticAlgorithmOptimizer": lambda: O.GeneticAlgorithmParameters(seed=3, pop_size=8, n_iteration=5, mut_par=0.5),
+    "GeneticAlgorithmOptimizer": lambda: O.GeneticAlgorithmParameters(
+        seed=3, pop_size=8, n_iteration=5, mut_par=0.5
+    ),
     "GridSearchOptimizer": lambda: O.GridSearchParameters(param_grid={"coords": (-1.0, 1.0, 3)}),
     "CrossEntropyOptimizer": lambda: O.CrossEntropyParameters(
         pop_size=8, rho=0.5, n_iteration=5, distribution=O.NoisyGaussian(), seed=3
@@ -29,11 +31,15 @@ CASES = {
     "FACEOptimizer": lambda: O.FACEParameters(
         min_pop_size=6, max_pop_size=10, n_elite=3, n_iteration=5, distribution=O.Gaussian(), seed=3
     ),
-    "EvolutionStrategiesOptimizer": lambda: O.EvolutionStrategiesParameters(pop_size=4, n_iteration=5, seed=3),
+    "EvolutionStrategiesOptimizer": lambda: O.EvolutionStrategiesParameters(
+        pop_size=4, n_iteration=5, seed=3
+    ),
     "NaturalEvolutionStrategiesOptimizer": lambda: O.NaturalEvolutionStrategiesParameters(
         sigma=0.5, pop_size=4, n_iteration=5, seed=3
     ),
-    "GradientDescentOptimizer": lambda: O.AdamParameters(learning_rate=0.1, n_random_steps=3, n_iteration=5, seed=3),
+    "GradientDescentOptimizer": lambda: O.AdamParameters(
+        learning_rate=0.1, n_random_steps=3, n_iteration=5, seed=3
+    ),
     "MultiGradientDescentOptimizer": lambda: O.MultiStochasticGDParameters(
         learning_rate=0.1, n_random_steps=2, n_iteration=5, seed=3, n_inner_params=2
     ),
@@ -47,19 +53,6 @@ CASES = {
         pop_size=6, n_iteration=5, gamma=1e-6, sampling_generation=2, seed=3
     ),
 }
-
-
-@pytest.fixture(autouse=True)
-def _restore_the_logger():
-    """Experiment sets up the mpil2l logger in this process; leave it as it was."""
-    import logging
-
-    logger = logging.getLogger("mpil2l")
-    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-    logger.propagate = propagate
 
 
 def every_optimizer():
@@ -138,7 +131,13 @@ def run(root, name, case, checkpoint=None, interrupt=None, parameters=None, stop
     )
     cls = getattr(O, case)
     optimizee = Bowl(traj, packed=cls is O.MultiGradientDescentOptimizer, stop_at=stop_at)
-    optimizer = cls(traj, optimizee.create_individual, (-1.0,), parameters or CASES[case](), optimizee.bounding_func)
+    optimizer = cls(
+        traj,
+        optimizee.create_individual,
+        (-1.0,),
+        parameters or CASES[case](),
+        optimizee.bounding_func,
+    )
     if interrupt is not None:
         interrupt_post_process(optimizer, interrupt)
     try:
@@ -153,11 +152,16 @@ def outcome(traj, optimizer):
     """The parts of a finished run that must not depend on interruptions."""
     return {
         "individuals": {
-            g: [(ind.ind_idx, {k: np.asarray(v).tolist() for k, v in ind.params.items()}) for ind in inds]
+            g: [
+                (ind.ind_idx, {k: np.asarray(v).tolist() for k, v in ind.params.items()})
+                for ind in inds
+            ]
             for g, inds in traj.individuals.items()
         },
         "all_results": dict(traj.results.all_results.items()),
-        "final_individual": {k: np.asarray(v).tolist() for k, v in traj.results.final_individual.items()},
+        "final_individual": {
+            k: np.asarray(v).tolist() for k, v in traj.results.final_individual.items()
+        },
         "final_fitness": traj.results.final_fitness,
         "statistics": optimizer.statistics,
         "best": (optimizer.best_fitness, optimizer.best_weighted_fitness),
@@ -166,7 +170,9 @@ def outcome(traj, optimizer):
 
 def attempt_rows(path):
     rows = read_attempts(path)
-    keys = list(zip(rows["generation"].tolist(), rows["ind_idx"].tolist(), rows["attempt"].tolist()))
+    keys = list(
+        zip(rows["generation"].tolist(), rows["ind_idx"].tolist(), rows["attempt"].tolist())
+    )
     return keys, {k: tuple(f) for k, f in zip(keys, rows["fitness"].tolist())}
 
 
@@ -243,17 +249,19 @@ def test_l2l_style_checkpoint_goes_on_in_a_new_run_folder(tmp_path, source):
 def test_generations_after_the_last_checkpoint_are_replayed_from_the_log(tmp_path, monkeypatch):
     """Cheap generations are not checkpointed each (CHECKPOINT_COST_RATIO): here none is
     after generation 0; the resumed run replays generations 0 to 3 from the log."""
-    import mpil2l.experiment.generational
+    import mpil2l.experiment.checkpointing
 
     case = "GeneticAlgorithmOptimizer"
     full, full_opt, full_calls = run(tmp_path, "full", case)
-    monkeypatch.setattr(mpil2l.experiment.generational, "CHECKPOINT_COST_RATIO", 1e12)
+    monkeypatch.setattr(mpil2l.experiment.checkpointing, "CHECKPOINT_COST_RATIO", 1e12)
     _, _, first_calls = run(tmp_path, "run", case, interrupt=3)
     resumed, resumed_opt, calls = run(tmp_path, "run", case, checkpoint=True)
     assert outcome(resumed, resumed_opt) == outcome(full, full_opt)
     assert first_calls + calls == full_calls and not any(g <= 3 for g, _, _ in calls)
     keys, fitness = attempt_rows(tmp_path / "run" / "results.h5")
-    assert len(keys) == len(set(keys)) and fitness == attempt_rows(tmp_path / "full" / "results.h5")[1]
+    assert (
+        len(keys) == len(set(keys)) and fitness == attempt_rows(tmp_path / "full" / "results.h5")[1]
+    )
 
 
 def test_resuming_a_finished_run_evaluates_nothing(tmp_path):
@@ -282,9 +290,15 @@ def interrupted_run(tmp_path, case="GeneticAlgorithmOptimizer"):
 def test_different_parameters_are_named_and_nothing_is_written(tmp_path):
     folder, before = interrupted_run(tmp_path)
     changed = CASES["GeneticAlgorithmOptimizer"]()._replace(pop_size=10, mut_prob=0.25)
-    with pytest.raises(ResumeError, match=r"optimizer parameters pop_size \(saved 8, now 10\), mut_prob \(saved 0.5, now 0.25\)\."):
+    with pytest.raises(
+        ResumeError,
+        match=r"optimizer parameters pop_size \(saved 8, now 10\), "
+        r"mut_prob \(saved 0.5, now 0.25\)\.",
+    ):
         run(tmp_path, "run", "GeneticAlgorithmOptimizer", checkpoint=True, parameters=changed)
-    with pytest.raises(ResumeError, match="the optimizer is mpil2l.optimizers.crossentropy.CrossEntropyOptimizer"):
+    with pytest.raises(
+        ResumeError, match="the optimizer is mpil2l.optimizers.crossentropy.CrossEntropyOptimizer"
+    ):
         run(tmp_path, "run", "CrossEntropyOptimizer", checkpoint=True)
     assert {name: digest(folder / name) for name in before} == before
 
@@ -326,7 +340,10 @@ def test_other_bad_checkpoints(tmp_path):
     folder, before = interrupted_run(tmp_path)
     with pytest.raises(ResumeError, match="overwrite=True would delete it"):
         Experiment(tmp_path).prepare_experiment(name="run", checkpoint=True, overwrite=True)
-    with pytest.raises(TypeError, match="checkpoint must be a Trajectory, a path to a results log or run folder, or True"):
+    with pytest.raises(
+        TypeError,
+        match="checkpoint must be a Trajectory, a path to a results log or run folder, or True",
+    ):
         Experiment(tmp_path).prepare_experiment(name="x", checkpoint=3)
     from mpil2l import Trajectory
 
@@ -379,7 +396,9 @@ def test_an_optimizer_without_its_own_get_state_resumes(tmp_path, monkeypatch):
     assert set(full_opt.get_state()["attributes"]) == {"center", "steps_taken"}
 
 
-def test_an_optimizer_whose_state_cannot_be_saved_runs_without_checkpoints(tmp_path, monkeypatch, capsys):
+def test_an_optimizer_whose_state_cannot_be_saved_runs_without_checkpoints(
+    tmp_path, monkeypatch, capsys
+):
     import threading
     from collections import namedtuple
 
@@ -389,7 +408,9 @@ def test_an_optimizer_whose_state_cannot_be_saved_runs_without_checkpoints(tmp_p
             self.lock = threading.Lock()  # cannot be copied or pickled
 
     monkeypatch.setattr(O, "Locked", Locked, raising=False)
-    monkeypatch.setitem(CASES, "Locked", lambda: namedtuple("Params", ["n_iteration", "seed"])(3, 2))
+    monkeypatch.setitem(
+        CASES, "Locked", lambda: namedtuple("Params", ["n_iteration", "seed"])(3, 2)
+    )
     traj, _, _ = run(tmp_path, "locked", "Locked")
     assert sorted(traj.results.all_results.keys()) == [0, 1, 2]
     assert "cannot checkpoint Locked (TypeError: cannot pickle" in capsys.readouterr().out
@@ -401,7 +422,7 @@ def test_a_nondeterministic_optimizer_has_its_stale_attempts_dropped(tmp_path, m
     """An optimizer that draws from the global numpy generator (not part of its state) makes
     other individuals after resuming: the logged attempts of those generations are dropped
     from the log and evaluated again, so the log still holds each attempt once."""
-    import mpil2l.experiment.generational
+    import mpil2l.experiment.checkpointing
     from collections import namedtuple
 
     class Unseeded(HillClimb):
@@ -409,12 +430,19 @@ def test_a_nondeterministic_optimizer_has_its_stale_attempts_dropped(tmp_path, m
             return {k: v + np.random.normal(0, 0.3, np.shape(v)) for k, v in self.center.items()}
 
     monkeypatch.setattr(O, "Unseeded", Unseeded, raising=False)
-    monkeypatch.setitem(CASES, "Unseeded", lambda: namedtuple("Params", ["n_iteration", "seed"])(5, 2))
-    monkeypatch.setattr(mpil2l.experiment.generational, "CHECKPOINT_COST_RATIO", 1e12)
+    monkeypatch.setitem(
+        CASES, "Unseeded", lambda: namedtuple("Params", ["n_iteration", "seed"])(5, 2)
+    )
+    monkeypatch.setattr(mpil2l.experiment.checkpointing, "CHECKPOINT_COST_RATIO", 1e12)
     run(tmp_path, "run", "Unseeded", interrupt=3)
     resumed, _, calls = run(tmp_path, "run", "Unseeded", checkpoint=True)
     assert "differs from the one in the results log" in capsys.readouterr().out
     assert sorted(resumed.results.all_results.keys()) == [0, 1, 2, 3, 4]
     keys, _ = attempt_rows(tmp_path / "run" / "results.h5")
     assert len(keys) == len(set(keys)) == 5 * 4
-    assert {g for g, _, _ in calls} == {1, 2, 3, 4}  # generation 0 came from the checkpoint's log rows
+    assert {g for g, _, _ in calls} == {
+        1,
+        2,
+        3,
+        4,
+    }  # generation 0 came from the checkpoint's log rows

@@ -14,7 +14,13 @@ import pytest
 from mpil2l import Trajectory
 from mpil2l.experiment import checkpoint as ckpt
 from mpil2l.model.conversion import dict_to_list
-from mpil2l.model.history import PACKED, GenerationHistory, HistoryRef, pack_generation, unpack_generation
+from mpil2l.model.history import (
+    PACKED,
+    GenerationHistory,
+    HistoryRef,
+    pack_generation,
+    unpack_generation,
+)
 from mpil2l.storage.history_file import HistoryFile
 from mpil2l.storage import ResultsLog, ResultsLogError
 
@@ -25,16 +31,27 @@ def evaluated_traj(generations=4, n=3):
     traj = Trajectory(name="t")
     traj.f_add_parameter("n_iteration", generations + 1)
     for g in range(generations + 1):
-        traj.f_expand({"generation": [g], "ind_idx": list(range(n)), "individual.x": [float(10 * g + i) for i in range(n)],
-                       "individual.v": [np.full(2, g + i / 10) for i in range(n)]})
+        traj.f_expand(
+            {
+                "generation": [g],
+                "ind_idx": list(range(n)),
+                "individual.x": [float(10 * g + i) for i in range(n)],
+                "individual.v": [np.full(2, g + i / 10) for i in range(n)],
+            }
+        )
         if g < generations:
-            traj.results.f_add_result_to_group("all_results", g, [(i, (float(g + i),)) for i in range(n)])
-            traj.results.f_add_result_to_group("attempts", g, [{"generation": g, "ind_idx": i, "attempt": 0} for i in range(n)])
+            traj.results.f_add_result_to_group(
+                "all_results", g, [(i, (float(g + i),)) for i in range(n)]
+            )
+            traj.results.f_add_result_to_group(
+                "attempts", g, [{"generation": g, "ind_idx": i, "attempt": 0} for i in range(n)]
+            )
     return traj
 
 
 def content(traj):
     """Everything the three tables hold, as plain values (unpacking what is packed)."""
+
     def inds(values):
         return [(i.generation, i.ind_idx, i.x, i.v.tolist()) for i in values]
 
@@ -71,15 +88,25 @@ def test_packed_generations_read_like_live_ones():
     traj = evaluated_traj()
     before = content(traj)
     pack_all(traj)
-    assert all(traj.individuals.is_packed(g) for g in range(4)) and not traj.individuals.is_packed(4)
+    assert all(traj.individuals.is_packed(g) for g in range(4)) and not traj.individuals.is_packed(
+        4
+    )
     assert traj.individuals._entries[0] is PACKED  # the live objects are gone
     assert content(traj) == before
-    assert len(traj.individuals) == 5 and max(traj.individuals) == 4 and sorted(traj.individuals) == list(range(5))
+    assert (
+        len(traj.individuals) == 5
+        and max(traj.individuals) == 4
+        and sorted(traj.individuals) == list(range(5))
+    )
     assert 3 in traj.results.all_results and 4 not in traj.results.all_results
     assert list(traj.results.all_results.keys()) == [0, 1, 2, 3] and len(traj.results.attempts) == 4
     # the last generations unpacked are cached: the same objects twice in a row
     assert traj.individuals[1] is traj.individuals[1]
-    assert traj.individuals[1] is not traj.individuals[2] and traj.results.all_results[1] == [(0, (1.0,)), (1, (2.0,)), (2, (3.0,))]
+    assert traj.individuals[1] is not traj.individuals[2] and traj.results.all_results[1] == [
+        (0, (1.0,)),
+        (1, (2.0,)),
+        (2, (3.0,)),
+    ]
     assert traj.results["all_results"][2] == traj.results.all_results[2]
 
 
@@ -88,12 +115,17 @@ def test_writing_a_packed_generation_makes_it_live_again():
     pack_all(traj)
     traj.results.f_add_result_to_group("all_results", 1, [(0, (-1.0,))])
     assert not traj.individuals.is_packed(1) and traj.individuals[1][2].x == 12.0
-    assert traj.results.all_results[1] == [(0, (-1.0,))] and traj.results.attempts[1][0]["ind_idx"] == 0
+    assert (
+        traj.results.all_results[1] == [(0, (-1.0,))]
+        and traj.results.attempts[1][0]["ind_idx"] == 0
+    )
     del traj.individuals[2]
     assert 2 not in traj.individuals and traj.results.all_results[2][0] == (0, (2.0,))
     assert list(traj.individuals) == [0, 1, 3, 4]  # order kept
     traj.individuals = {7: ["replaced"]}  # assigning replaces the table; the results stay
-    assert dict(traj.individuals) == {7: ["replaced"]} and traj.results.attempts[3][1]["ind_idx"] == 1
+    assert (
+        dict(traj.individuals) == {7: ["replaced"]} and traj.results.attempts[3][1]["ind_idx"] == 1
+    )
     assert not any(traj.results.all_results._data.is_packed(g) for g in traj.results.all_results)
 
 
@@ -108,7 +140,9 @@ def test_a_pickled_trajectory_holds_its_packed_generations_compressed():
     assert all(loaded.individuals.is_packed(g) for g in range(6))
     assert isinstance(loaded._generations._pieces[0], bytes)
     assert content(loaded) == before
-    loaded.f_expand({"generation": [7], "ind_idx": [0], "individual.x": [1.0], "individual.v": [np.zeros(2)]})
+    loaded.f_expand(
+        {"generation": [7], "ind_idx": [0], "individual.x": [1.0], "individual.v": [np.zeros(2)]}
+    )
     assert max(loaded.individuals) == 7 and loaded.individuals[7][0].x == 1.0
 
 
@@ -116,7 +150,9 @@ def test_pieces_are_compressed_and_plain_pickles_still_read():
     individuals, results = ["a", "b"], {"all_results": [(0, (1.0,))]}
     piece = pack_generation(individuals, results)
     assert piece[:1] == b"\x78" and unpack_generation(piece) == (individuals, results)
-    old = pickle.dumps((individuals, results), protocol=pickle.HIGHEST_PROTOCOL)  # what checkpoints wrote before
+    old = pickle.dumps(
+        (individuals, results), protocol=pickle.HIGHEST_PROTOCOL
+    )  # what checkpoints wrote before
     assert unpack_generation(old) == (individuals, results)
     assert unpack_generation(zlib.compress(old)) == (individuals, results)
 
@@ -156,13 +192,21 @@ def test_a_trajectory_pickle_loads_in_a_fresh_process_without_the_log(tmp_path):
     os.remove(path)
     code = (
         "import pickle, sys; traj = pickle.load(open(sys.argv[1], 'rb'));"
-        "print(repr([(g, [(i.generation, i.ind_idx, i.x) for i in traj.individuals[g]], traj.results.all_results.get(g),"
+        "print(repr([(g, [(i.generation, i.ind_idx, i.x) for i in traj.individuals[g]],"
+        " traj.results.all_results.get(g),"
         " len(traj.results.attempts.get(g, ()))) for g in traj.individuals]))"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "trajectory.pickle")], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "trajectory.pickle")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
-    expected = [(g, [(i[0], i[1], i[2]) for i in before[1][g]], before[2].get(g), len(before[3].get(g, ()))) for g in before[0]]
+    expected = [
+        (g, [(i[0], i[1], i[2]) for i in before[1][g]], before[2].get(g), len(before[3].get(g, ())))
+        for g in before[0]
+    ]
     assert out.stdout.strip() == repr(expected)
 
 
@@ -175,7 +219,10 @@ def test_a_replaced_log_is_named_instead_of_read_as_garbage(tmp_path):
     with new_log(path) as log:  # another run in the same folder, overwrite=True
         log.append_checkpoint_history(b"x" * 4096)
     traj._generations._cache.clear()
-    with pytest.raises(ValueError, match="generation 1 of this trajectory is packed in .*results.h5'.*replaced or damaged"):
+    with pytest.raises(
+        ValueError,
+        match="generation 1 of this trajectory is packed in .*results.h5'.*replaced or damaged",
+    ):
         traj.individuals[1]
     os.remove(path)
     with new_log(path):
@@ -189,7 +236,10 @@ def test_checkpoints_store_packed_generations_without_unpacking_them(tmp_path, m
     before = content(traj)
     pack_all(traj)
     traj._generations._cache.clear()
-    monkeypatch.setattr("mpil2l.model.history.unpack_generation", lambda piece: pytest.fail("a generation was unpacked"))
+    monkeypatch.setattr(
+        "mpil2l.model.history.unpack_generation",
+        lambda piece: pytest.fail("a generation was unpacked"),
+    )
     pieces, stored, calls = [], {}, []
 
     def store(new):

@@ -63,7 +63,9 @@ def test_benchmark_bounding_stays_in_the_box_is_idempotent_and_keeps_inside_poin
     bounded = optimizee.bounding_func({"coords": x})["coords"]
     assert bounded.shape == x.shape and bounded.dtype == np.float64
     assert np.all((low <= bounded) & (bounded <= high))
-    np.testing.assert_array_equal(optimizee.bounding_func({"coords": bounded})["coords"], bounded)  # idempotent
+    np.testing.assert_array_equal(
+        optimizee.bounding_func({"coords": bounded})["coords"], bounded
+    )  # idempotent
     inside = (low <= x) & (x <= high)
     np.testing.assert_array_equal(bounded[inside], x[inside])  # points inside are kept
     np.testing.assert_array_equal(bounded[x < low], low)  # points outside go to the nearest face
@@ -72,7 +74,10 @@ def test_benchmark_bounding_stays_in_the_box_is_idempotent_and_keeps_inside_poin
 
 
 @settings(max_examples=100, deadline=None)
-@given(x=coords_for(benchmark_optimizee("Rastrigin2d")), y=coords_for(benchmark_optimizee("Rastrigin2d")))
+@given(
+    x=coords_for(benchmark_optimizee("Rastrigin2d")),
+    y=coords_for(benchmark_optimizee("Rastrigin2d")),
+)
 def test_benchmark_bounding_moves_no_point_further_and_keeps_the_order(x, y):
     optimizee = benchmark_optimizee("Rastrigin2d")
     bx = optimizee.bounding_func({"coords": x})["coords"]
@@ -91,9 +96,11 @@ def test_benchmark_bounding_keeps_nan_for_the_runtime_to_reject():
 
 
 @settings(max_examples=100, deadline=None)
-@given(difficulty=st.one_of(REALS, st.integers(-10**6, 10**6)), maximum=st.floats(0, 1e7))
+@given(difficulty=st.one_of(REALS, st.integers(-(10**6), 10**6)), maximum=st.floats(0, 1e7))
 def test_active_wait_bounding_clips_to_zero_and_the_maximum(difficulty, maximum):
-    optimizee = ActiveWaitOptimizee(Trajectory(), ActiveWaitOptimizeeParameters(difficulty=0.0, max_difficulty=maximum))
+    optimizee = ActiveWaitOptimizee(
+        Trajectory(), ActiveWaitOptimizeeParameters(difficulty=0.0, max_difficulty=maximum)
+    )
     bounded = optimizee.bounding_func({"difficulty": difficulty})["difficulty"]
     assert 0.0 <= bounded <= maximum
     assert optimizee.bounding_func({"difficulty": bounded})["difficulty"] == bounded
@@ -123,26 +130,53 @@ def test_fault_injection_bounding_stays_in_its_box(x):
 # -- optimizers keep their individuals in bounds, whatever the fitness ------------------------
 
 OPTIMIZERS = {
-    "ga": (GeneticAlgorithmOptimizer, GeneticAlgorithmParameters, dict(pop_size=8, mut_par=10.0, ind_prob=0.9)),
+    "ga": (
+        GeneticAlgorithmOptimizer,
+        GeneticAlgorithmParameters,
+        dict(pop_size=8, mut_par=10.0, ind_prob=0.9),
+    ),
     "ce": (CrossEntropyOptimizer, CrossEntropyParameters, dict(pop_size=8, rho=0.5)),
-    "es": (EvolutionStrategiesOptimizer, EvolutionStrategiesParameters, dict(pop_size=4, noise_std=10.0)),
-    "nes": (NaturalEvolutionStrategiesOptimizer, NaturalEvolutionStrategiesParameters, dict(sigma=10.0, pop_size=4)),
-    "sa": (SimulatedAnnealingOptimizer, SimulatedAnnealingParameters, dict(n_parallel_runs=6, noisy_step=10.0)),
-    "pt": (ParallelTemperingOptimizer, ParallelTemperingParameters, dict(n_parallel_runs=6, noisy_step=10.0)),
+    "es": (
+        EvolutionStrategiesOptimizer,
+        EvolutionStrategiesParameters,
+        dict(pop_size=4, noise_std=10.0),
+    ),
+    "nes": (
+        NaturalEvolutionStrategiesOptimizer,
+        NaturalEvolutionStrategiesParameters,
+        dict(sigma=10.0, pop_size=4),
+    ),
+    "sa": (
+        SimulatedAnnealingOptimizer,
+        SimulatedAnnealingParameters,
+        dict(n_parallel_runs=6, noisy_step=10.0),
+    ),
+    "pt": (
+        ParallelTemperingOptimizer,
+        ParallelTemperingParameters,
+        dict(n_parallel_runs=6, noisy_step=10.0),
+    ),
 }
 
 
 @pytest.mark.parametrize("kind", sorted(OPTIMIZERS))
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**31), fitness=st.lists(MODERATE, min_size=1, max_size=16), name=st.sampled_from(BENCHMARKS))
+@given(
+    seed=st.integers(0, 2**31),
+    fitness=st.lists(MODERATE, min_size=1, max_size=16),
+    name=st.sampled_from(BENCHMARKS),
+)
 def test_every_individual_an_optimizer_proposes_is_within_the_bounds(kind, seed, fitness, name):
     optimizer_class, parameters_class, settings_ = OPTIMIZERS[kind]
     optimizee = benchmark_optimizee(name, seed=seed % 1000)
     low, high = optimizee.bound
     traj = Trajectory()
     optimizer = optimizer_class(
-        traj, optimizee.create_individual, (-1.0,),
-        parameters_class(seed=seed, n_iteration=4, **settings_), optimizee.bounding_func,
+        traj,
+        optimizee.create_individual,
+        (-1.0,),
+        parameters_class(seed=seed, n_iteration=4, **settings_),
+        optimizee.bounding_func,
     )
     for g in range(3):
         individuals = traj.individuals[g]
@@ -163,7 +197,9 @@ VALUES = st.one_of(
     MODERATE,
     SAFE_INTS,
     hnp.from_dtype(np.dtype(np.float64), allow_nan=False),
-    hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4), elements=REALS),
+    hnp.arrays(
+        np.float64, hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4), elements=REALS
+    ),
     hnp.arrays(np.int64, hnp.array_shapes(min_dims=1, max_dims=2, max_side=4), elements=SAFE_INTS),
     st.lists(MODERATE, max_size=5),
 )
@@ -197,7 +233,9 @@ def test_vector_is_laid_out_key_by_key_in_sorted_order(individual):
     for key, entry_type, length_or_shape in spec:
         size = entry_size(length_or_shape)
         assert (entry_type is DictEntryType.Scalar) == (np.ndim(individual[key]) == 0)
-        np.testing.assert_array_equal(vector[cursor : cursor + size], np.ravel(np.asarray(individual[key], dtype=float)))
+        np.testing.assert_array_equal(
+            vector[cursor : cursor + size], np.ravel(np.asarray(individual[key], dtype=float))
+        )
         cursor += size
     assert cursor == vector.size
 
@@ -210,19 +248,29 @@ def test_any_vector_of_the_right_length_fills_the_spec_and_others_are_refused(in
     vector = data.draw(hnp.arrays(np.float64, n, elements=REALS))
     np.testing.assert_array_equal(dict_to_list(list_to_dict(vector, spec)), vector)
     wrong = data.draw(st.integers(0, n + 3).filter(lambda k: k != n))
-    with pytest.raises(ValueError, match=f"input_list has {wrong} elements but dict_spec describes {n}"):
+    with pytest.raises(
+        ValueError, match=f"input_list has {wrong} elements but dict_spec describes {n}"
+    ):
         list_to_dict(np.zeros(wrong), spec)
 
 
 @settings(max_examples=100, deadline=None)
 @given(
-    shapes=st.dictionaries(KEYS, hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3), min_size=1, max_size=4),
+    shapes=st.dictionaries(
+        KEYS,
+        hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3),
+        min_size=1,
+        max_size=4,
+    ),
     k=st.integers(1, 5),
     data=st.data(),
 )
 def test_packing_individuals_and_unpacking_them_is_the_identity(shapes, k, data):
     individuals = [
-        {key: data.draw(hnp.arrays(np.float64, shape, elements=MODERATE)) for key, shape in shapes.items()}
+        {
+            key: data.draw(hnp.arrays(np.float64, shape, elements=MODERATE))
+            for key, shape in shapes.items()
+        }
         for _ in range(k)
     ]
     packed = pack_individuals(individuals)

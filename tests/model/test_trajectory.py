@@ -15,14 +15,25 @@ def make_traj():
     traj.f_add_parameter_to_group("ga", "pop_size", 20)
     traj.f_add_derived_parameter("seed", 7)
     traj.f_expand(
-        {"generation": [0], "ind_idx": [0, 1, 2], "individual.x": [0.1, 0.2, 0.3], "individual.v": [np.ones(2)] * 3}
+        {
+            "generation": [0],
+            "ind_idx": [0, 1, 2],
+            "individual.x": [0.1, 0.2, 0.3],
+            "individual.v": [np.ones(2)] * 3,
+        }
     )
     return traj
 
 
 def test_parameters_read_as_attributes_items_and_dotted_names():
     traj = make_traj()
-    assert traj.par.n_iteration == traj.par["n_iteration"] == traj.n_iteration == traj["n_iteration"] == 5
+    assert (
+        traj.par.n_iteration
+        == traj.par["n_iteration"]
+        == traj.n_iteration
+        == traj["n_iteration"]
+        == 5
+    )
     assert traj.par.ga.pop_size == traj.par["ga.pop_size"] == traj.ga["pop_size"] == 20
     assert traj.parameters.seed == 7
     assert "ga.pop_size" in traj.par and "ga.nope" not in traj.par

@@ -49,7 +49,9 @@ TABLE = [
 
 def simulate(optimizee, coords, generation=0, ind_idx=0):
     traj = Trajectory()
-    traj.individual = Individual(generation, ind_idx, {"individual.coords": np.asarray(coords, float)})
+    traj.individual = Individual(
+        generation, ind_idx, {"individual.coords": np.asarray(coords, float)}
+    )
     return optimizee.simulate(traj)
 
 
@@ -93,7 +95,9 @@ def test_known_values_away_from_the_optimum():
 def test_function_generator_sums_functions_and_widens_bounds():
     fg = FunctionGenerator([RosenbrockParameters(), RastriginParameters()], dims=2)
     x = np.array([0.5, -0.25])
-    parts = [FunctionGenerator([p], dims=2)(x) for p in (RosenbrockParameters(), RastriginParameters())]
+    parts = [
+        FunctionGenerator([p], dims=2)(x) for p in (RosenbrockParameters(), RastriginParameters())
+    ]
     assert fg(x) == pytest.approx(sum(parts))
     assert fg.bound == (-5.0, 5.0)
     assert FunctionGenerator([RastriginParameters()], dims=2, bound=(0, 1)).bound == (0.0, 1.0)
@@ -106,14 +110,30 @@ RASTRIGIN = [RastriginParameters()]
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: BENCH.get_function_by_index(15), ValueError, r"idx must be an integer in \[0, 14\], got 15"),
+        (
+            lambda: BENCH.get_function_by_index(15),
+            ValueError,
+            r"idx must be an integer in \[0, 14\], got 15",
+        ),
         (lambda: BENCH.get_function_by_index(-1), ValueError, "got -1"),
-        (lambda: BENCH.get_function_by_name("Sphere"), ValueError, "no benchmark function named 'Sphere'"),
+        (
+            lambda: BENCH.get_function_by_name("Sphere"),
+            ValueError,
+            "no benchmark function named 'Sphere'",
+        ),
         (lambda: FunctionGenerator([], dims=2), ValueError, "at least one"),
-        (lambda: FunctionGenerator(RASTRIGIN, dims=0), ValueError, "dims must be an integer >= 1, got 0"),
+        (
+            lambda: FunctionGenerator(RASTRIGIN, dims=0),
+            ValueError,
+            "dims must be an integer >= 1, got 0",
+        ),
         (lambda: FunctionGenerator(RASTRIGIN, sigma=-1), ValueError, "sigma must be >= 0, got -1"),
         (lambda: FunctionGenerator(RASTRIGIN, bound=(1, 1)), ValueError, "lower < upper"),
-        (lambda: FunctionGenerator([("not", "params")]), TypeError, "unknown function parameters tuple"),
+        (
+            lambda: FunctionGenerator([("not", "params")]),
+            TypeError,
+            "unknown function parameters tuple",
+        ),
         (lambda: FunctionGenerator(RASTRIGIN, dims=2)([1.0]), ValueError, r"shape \(2,\)"),
         (
             lambda: FunctionGeneratorOptimizee(Trajectory(), FunctionGenerator(RASTRIGIN), -1),
@@ -191,7 +211,8 @@ def test_optimizee_base_contract():
 
 
 @pytest.mark.parametrize(
-    "module", ["mpil2l.optimizees.base", "mpil2l.optimizees.functions", "mpil2l.optimizees.active_wait"]
+    "module",
+    ["mpil2l.optimizees.base", "mpil2l.optimizees.functions", "mpil2l.optimizees.active_wait"],
 )
 def test_docstring_examples(module):
     assert doctest.testmod(importlib.import_module(module)).failed == 0
@@ -207,14 +228,26 @@ def simulate_difficulty(optimizee, difficulty, generation=0, ind_idx=0):
 
 
 def test_count_primes_below_known_values():
-    assert [count_primes_below(n) for n in (0, 1, 2, 3, 4, 10, 100, 1000)] == [0, 0, 0, 1, 2, 4, 25, 168]
+    assert [count_primes_below(n) for n in (0, 1, 2, 3, 4, 10, 100, 1000)] == [
+        0,
+        0,
+        0,
+        1,
+        2,
+        4,
+        25,
+        168,
+    ]
     assert count_primes_below(10000) == 1229
 
 
 def test_active_wait_fields_defaults_and_l2l_names():
     assert ActiveWaitOptimizeeParameters._fields[0] == "difficulty"  # L2L's only field
     assert ActiveWaitOptimizeeParameters() == (10000.0, None)
-    assert AWOptimizee is ActiveWaitOptimizee and AWOptimizeeParameters is ActiveWaitOptimizeeParameters
+    assert (
+        AWOptimizee is ActiveWaitOptimizee
+        and AWOptimizeeParameters is ActiveWaitOptimizeeParameters
+    )
     # An L2L script: AWOptimizee(traj, AWOptimizeeParameters(difficulty=10000.0)).
     optimizee = AWOptimizee(Trajectory(), AWOptimizeeParameters(difficulty=10000.0))
     assert optimizee.create_individual() == {"difficulty": 10000.0}
@@ -249,7 +282,9 @@ def test_active_wait_time_grows_with_the_difficulty():
 
 
 def test_active_wait_bounding_func_clips_to_zero_and_max_difficulty():
-    capped = ActiveWaitOptimizee(Trajectory(), ActiveWaitOptimizeeParameters(100.0, max_difficulty=200.0))
+    capped = ActiveWaitOptimizee(
+        Trajectory(), ActiveWaitOptimizeeParameters(100.0, max_difficulty=200.0)
+    )
     assert capped.bound == (0.0, 200.0)
     assert capped.bounding_func({"difficulty": -3.0}) == {"difficulty": 0.0}
     assert capped.bounding_func({"difficulty": 150.0}) == {"difficulty": 150.0}
@@ -276,7 +311,11 @@ AWP = ActiveWaitOptimizeeParameters
         (AWP(difficulty=True), TypeError, "difficulty must be a number"),
         (AWP(difficulty=-1.0), ValueError, "difficulty must be a finite number >= 0, got -1.0"),
         (AWP(difficulty=np.inf), ValueError, "difficulty must be a finite number"),
-        (AWP(100.0, max_difficulty=50.0), ValueError, r"max_difficulty must be >= difficulty \(100.0\)"),
+        (
+            AWP(100.0, max_difficulty=50.0),
+            ValueError,
+            r"max_difficulty must be >= difficulty \(100.0\)",
+        ),
         (AWP(100.0, max_difficulty="x"), TypeError, "max_difficulty must be a number"),
     ],
 )

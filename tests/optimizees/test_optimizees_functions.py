@@ -61,7 +61,9 @@ THREE_GAUSSIANS_MINIMUM = ([0.9990573488909, 0.9950994277413], -0.39847499579652
 
 def simulate(optimizee, coords, generation=0, ind_idx=0):
     traj = Trajectory()
-    traj.individual = Individual(generation, ind_idx, {"individual.coords": np.asarray(coords, float)})
+    traj.individual = Individual(
+        generation, ind_idx, {"individual.coords": np.asarray(coords, float)}
+    )
     return optimizee.simulate(traj)
 
 
@@ -108,7 +110,11 @@ def test_get_params_describes_benchmarks_as_l2l_does():
     [
         (Chasm(ChasmParameters(), 2), [0.001, -2.0], 0.5 + 0.02),
         (Chasm(ChasmParameters(), 2), [-1.0, 0.0], 1000.0 / 1001.0),
-        (Gaussian(GaussianParameters(sigma=4.0, mean=1.0), 1), [3.0], -np.exp(-0.5) / np.sqrt(8 * np.pi)),
+        (
+            Gaussian(GaussianParameters(sigma=4.0, mean=1.0), 1),
+            [3.0],
+            -np.exp(-0.5) / np.sqrt(8 * np.pi),
+        ),
         (Gaussian(GaussianParameters(), 2), [0.0, 0.0], -1.0 / (2 * np.pi)),
         (
             Gaussian(GaussianParameters(sigma=[[2.0, 0.0], [0.0, 0.5]], mean=[1.0, -1.0]), 2),
@@ -118,13 +124,21 @@ def test_get_params_describes_benchmarks_as_l2l_does():
         # L2L adds c once per coordinate: 1 / (|x - A|^2 + dims * c).
         (Shekel(ShekelParameters(A=[[0.0, 0.0]], c=[0.5]), 2), [1.0, 1.0], -1.0 / 3.0),
         (Shekel(ShekelParameters(A=[[1.0], [3.0]], c=[1.0, 2.0]), 1), [1.0], -1.0 - 1.0 / 6.0),
-        (Langermann(LangermannParameters(A=[[0.0, 0.0]], c=[2.0]), 2), [1.0, 0.0], -2.0 * np.exp(-1 / np.pi)),
+        (
+            Langermann(LangermannParameters(A=[[0.0, 0.0]], c=[2.0]), 2),
+            [1.0, 0.0],
+            -2.0 * np.exp(-1 / np.pi),
+        ),
         (Langermann(LangermannParameters(A=[[0.0, 0.0]], c=[2.0]), 2), [0.0, 0.0], 2.0),
         (Michalewicz(MichalewiczParameters(m=1), 1), [np.pi / 2], -0.5),
         (Michalewicz(MichalewiczParameters(m="default"), 2), [0.0, 0.0], 0.0),
         (Permutation(PermutationParameters(beta=0.0), 2), [0.0, 0.0], 34.0),
         (Permutation(PermutationParameters(), 2), [0.0, 0.0], 3.01**2 + 5.01**2),
-        (Permutation(PermutationParameters(beta=0.0), 2), [2.0, 1.0], 0.0),  # beta=0: permutations too
+        (
+            Permutation(PermutationParameters(beta=0.0), 2),
+            [2.0, 1.0],
+            0.0,
+        ),  # beta=0: permutations too
         (Easom(EasomParameters(), 2), [0.0, 0.0], -np.exp(-2 * np.pi**2)),
         (Easom(EasomParameters(), 3), [np.pi] * 3, 1.0),
         (Rastrigin(RastriginParameters(), 3), [0.5, 0.0, 0.0], 20.25),
@@ -141,7 +155,9 @@ def test_known_values(function, x, expected):
 def test_benchmark_sums_are_sums_of_their_parts():
     (_, fg), _ = BENCH.get_function_by_name("3Gaussians2d")
     _, params = BENCH.get_function_by_name("3Gaussians2d")
-    parts = [Gaussian(GaussianParameters(**p["GaussianParameters"]), 2) for p in params["functions"]]
+    parts = [
+        Gaussian(GaussianParameters(**p["GaussianParameters"]), 2) for p in params["functions"]
+    ]
     for x in ([0.0, 0.0], [1.0, 1.0], [-1.0, -1.0], [2.0, -2.0], [4.5, -3.0]):
         assert fg(x) == pytest.approx(sum(f(x) for f in parts), rel=1e-14)
 
@@ -175,11 +191,15 @@ def test_10d_minima_beat_random_and_nearby_points(name):
     x_star, f_star = fg.minimum
     assert fg(x_star) == pytest.approx(f_star, abs=1e-12)
     rng = np.random.default_rng(1)
-    points = np.concatenate([rng.uniform(*fg.bound, (200, 10)), x_star + rng.uniform(-1e-3, 1e-3, (200, 10))])
+    points = np.concatenate(
+        [rng.uniform(*fg.bound, (200, 10)), x_star + rng.uniform(-1e-3, 1e-3, (200, 10))]
+    )
     assert min(fg(x) for x in points) >= f_star - 1e-12
 
 
-@pytest.mark.parametrize("dims, expected", [(2, -1.8013034100985), (5, -4.687658179), (10, -9.66015171564)])
+@pytest.mark.parametrize(
+    "dims, expected", [(2, -1.8013034100985), (5, -4.687658179), (10, -9.66015171564)]
+)
 def test_michalewicz_minimum_matches_the_published_values(dims, expected):
     function = Michalewicz(MichalewiczParameters(), dims)
     x_star, f_star = function.minimum
@@ -198,7 +218,9 @@ def test_michalewicz_minimum_matches_the_published_values(dims, expected):
 def test_minima_of_parametrised_functions():
     gauss = Gaussian(GaussianParameters(sigma=[[1.0, 0.5], [0.5, 2.0]], mean=[0.5, -0.5]), 2)
     x_star, f_star = gauss.minimum
-    assert x_star.tolist() == [0.5, -0.5] and f_star == pytest.approx(-1 / (2 * np.pi * np.sqrt(1.75)))
+    assert x_star.tolist() == [0.5, -0.5] and f_star == pytest.approx(
+        -1 / (2 * np.pi * np.sqrt(1.75))
+    )
     np.testing.assert_array_equal(Permutation(PermutationParameters(), 4).minimum[0], [1, 2, 3, 4])
     assert Permutation(PermutationParameters(), 4)([1, 2, 3, 4]) == 0.0
     assert Easom(EasomParameters(), 3).minimum is None  # odd dims: not known
@@ -207,7 +229,9 @@ def test_minima_of_parametrised_functions():
 
 
 def test_minimum_of_a_sum():
-    same_point = FunctionGenerator([RastriginParameters(), AckleyParameters(), GaussianParameters()], dims=3)
+    same_point = FunctionGenerator(
+        [RastriginParameters(), AckleyParameters(), GaussianParameters()], dims=3
+    )
     x_star, f_star = same_point.minimum
     assert x_star.tolist() == [0.0] * 3 and f_star == pytest.approx(-1 / (2 * np.pi) ** 1.5)
     assert same_point(x_star) == pytest.approx(f_star, abs=1e-12)
@@ -254,7 +278,9 @@ def test_cost_function_accepts_l2l_random_state():
     b = fg.cost_function([0.0, 0.0], np.random.RandomState(3))
     assert a == b == np.random.RandomState(3).normal(0.0, 0.5) + fg([0.0, 0.0])
     (_, quiet), _ = BENCH.get_function_by_name("Ackley2d")
-    assert quiet.cost_function([1.0, 1.0], random_state=np.random.RandomState(3)) == quiet([1.0, 1.0])
+    assert quiet.cost_function([1.0, 1.0], random_state=np.random.RandomState(3)) == quiet(
+        [1.0, 1.0]
+    )
 
 
 # -- combinations ------------------------------------------------------------------------------
@@ -269,14 +295,23 @@ def test_combinations_sum_any_functions_and_widen_the_bounds():
     ]
     fg = FunctionGenerator(params, dims=2)
     assert fg.bound == (-5.0, 10.0)  # Gaussian [-5, 5], Shekel [0, 10]
-    assert [type(f).__name__ for f in fg.gen_functions] == ["Shekel", "Permutation", "Gaussian", "Chasm"]
+    assert [type(f).__name__ for f in fg.gen_functions] == [
+        "Shekel",
+        "Permutation",
+        "Gaussian",
+        "Chasm",
+    ]
     rng = np.random.default_rng(2)
     for x in rng.uniform(-2, 10, (20, 2)):
         parts = [FunctionGenerator([p], dims=2)(x) for p in params]
         assert fg(x) == pytest.approx(sum(parts), rel=1e-13)
-    assert [next(iter(f)) for f in fg.get_params()["functions"]] == [type(p).__name__ for p in params]
+    assert [next(iter(f)) for f in fg.get_params()["functions"]] == [
+        type(p).__name__ for p in params
+    ]
     noisy = FunctionGenerator(params, dims=2, noise=True, sigma=0.0, mu=2.0)
-    assert noisy.cost_function([1.0, 1.0], np.random.default_rng(0)) == pytest.approx(fg([1.0, 1.0]) + 2.0)
+    assert noisy.cost_function([1.0, 1.0], np.random.default_rng(0)) == pytest.approx(
+        fg([1.0, 1.0]) + 2.0
+    )
 
 
 def test_same_function_twice_doubles_it():
@@ -305,17 +340,29 @@ def test_function_grid_covers_the_bounds():
     "params, dims, message",
     [
         (ChasmParameters(), 3, "Chasm exists in 2 dimensions only, got dims=3"),
-        (GaussianParameters(sigma=[[1.0, 0.0], [0.0, 1.0]]), 3, r"sigma must be 3 x 3, got shape \(2, 2\)"),
+        (
+            GaussianParameters(sigma=[[1.0, 0.0], [0.0, 1.0]]),
+            3,
+            r"sigma must be 3 x 3, got shape \(2, 2\)",
+        ),
         (GaussianParameters(mean=[0.0, 0.0]), 3, r"mean must hold 3 values, got shape \(2,\)"),
         (GaussianParameters(sigma=[[1.0, 0.5], [0.0, 1.0]]), 2, "sigma must be symmetric"),
         (GaussianParameters(sigma=[[1.0, 2.0], [2.0, 1.0]]), 2, "sigma must be positive definite"),
         (GaussianParameters(sigma=-1.0), 1, "sigma must be positive definite"),
-        (ShekelParameters(), 3, "default ShekelParameters are 2-dimensional; give A and c for dims=3"),
+        (
+            ShekelParameters(),
+            3,
+            "default ShekelParameters are 2-dimensional; give A and c for dims=3",
+        ),
         (LangermannParameters(), 1, "default LangermannParameters are 2-dimensional"),
         (ShekelParameters(A=[[1.0, 2.0]]), 2, "A and .c must both be 'default' or both be given"),
         (ShekelParameters(A=[[1.0, 2.0]], c=[0.1, 0.2]), 2, "A has 1 rows but c has 2 values"),
         (ShekelParameters(A=[[1.0, 2.0, 3.0]], c=[0.1]), 2, r"A must be m x 2, got shape \(1, 3\)"),
-        (ShekelParameters(A=[[1.0, 2.0]], c=[0.0]), 2, r"ShekelParameters.c must be > 0, got \[0.0\]"),
+        (
+            ShekelParameters(A=[[1.0, 2.0]], c=[0.0]),
+            2,
+            r"ShekelParameters.c must be > 0, got \[0.0\]",
+        ),
         (LangermannParameters(A=[1.0, 2.0], c=[1.0]), 2, r"A must be m x 2, got shape \(2,\)"),
         (MichalewiczParameters(m=0), 2, "m must be a number > 0, got 0"),
         (MichalewiczParameters(m="steep"), 2, "m must be a number > 0, got 'steep'"),

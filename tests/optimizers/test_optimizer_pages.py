@@ -24,8 +24,10 @@ PARAMETERS = sorted(
 def test_every_exported_optimizer_is_in_the_catalog():
     bases = (mpil2l.optimizers.Optimizer, mpil2l.optimizers.AskTellOptimizer)
     exported = {
-        name for name in mpil2l.optimizers.__all__
-        if isinstance(getattr(mpil2l.optimizers, name), type) and issubclass(getattr(mpil2l.optimizers, name), bases)
+        name
+        for name in mpil2l.optimizers.__all__
+        if isinstance(getattr(mpil2l.optimizers, name), type)
+        and issubclass(getattr(mpil2l.optimizers, name), bases)
     }
     assert set(CLASSES) == exported - {"Optimizer", "AskTellOptimizer"}
     assert len(CLASSES) >= 13 and {"AsyncRandomSearch", "SteadyStateOptimizer"} <= set(CLASSES)
@@ -66,7 +68,9 @@ def same_default(value, text):
     return text in (str(value), repr(value))
 
 
-@pytest.mark.parametrize("owner, parameters_type", PARAMETERS, ids=[p.__name__ for _, p in PARAMETERS])
+@pytest.mark.parametrize(
+    "owner, parameters_type", PARAMETERS, ids=[p.__name__ for _, p in PARAMETERS]
+)
 def test_every_parameter_field_is_documented_with_the_codes_default(owner, parameters_type):
     docs = catalog.field_docs(parameters_type)
     assert set(docs) <= set(parameters_type._fields), "documents a field that does not exist"
@@ -75,7 +79,9 @@ def test_every_parameter_field_is_documented_with_the_codes_default(owner, param
         if field in parameters_type._field_defaults:
             default = parameters_type._field_defaults[field]
             stated = documented_default(docs[field])
-            assert stated is not None, f"{parameters_type.__name__}.{field}: the documentation gives no default"
+            assert stated is not None, (
+                f"{parameters_type.__name__}.{field}: the documentation gives no default"
+            )
             assert same_default(default, stated), (parameters_type.__name__, field, default, stated)
 
 
@@ -83,7 +89,9 @@ def test_find_accepts_the_class_name_with_or_without_the_suffix_in_any_case():
     assert catalog.find("CrossEntropyOptimizer") is mpil2l.optimizers.CrossEntropyOptimizer
     assert catalog.find("crossentropy") is mpil2l.optimizers.CrossEntropyOptimizer
     assert catalog.find("EnsembleKalmanFilter") is mpil2l.optimizers.EnsembleKalmanFilter
-    with pytest.raises(KeyError, match="no optimizer called 'ga'; known: AsyncRandomSearch, CrossEntropyOptimizer"):
+    with pytest.raises(
+        KeyError, match="no optimizer called 'ga'; known: AsyncRandomSearch, CrossEntropyOptimizer"
+    ):
         catalog.find("ga")
 
 
@@ -105,13 +113,22 @@ def test_split_docstring_keeps_text_after_a_section():
     """
     text, sections = catalog.split_docstring(doc)
     assert text == "Summary.\n\nMore text.\n\nClosing paragraph."
-    assert sections["Args"] == ["    a: first. Default 1.", "    b (int): second,", "        continued."]
-    assert catalog.field_docs(type("P", (), {"__doc__": doc})) == {"a": "first. Default 1.", "b": "second, continued."}
+    assert sections["Args"] == [
+        "    a: first. Default 1.",
+        "    b (int): second,",
+        "        continued.",
+    ]
+    assert catalog.field_docs(type("P", (), {"__doc__": doc})) == {
+        "a": "first. Default 1.",
+        "b": "second, continued.",
+    }
     assert sections["Example"] == ["    >>> 1", "    1"]
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "mpil2l", "optimizers", *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "mpil2l", "optimizers", *args], capture_output=True, text=True
+    )
 
 
 def test_cli_lists_every_optimizer_and_prints_a_page():
@@ -127,7 +144,9 @@ def test_cli_lists_every_optimizer_and_prints_a_page():
 def test_cli_names_an_unknown_optimizer():
     proc = run_cli("NoSuchOptimizer")
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.startswith("python -m mpil2l optimizers: error: no optimizer called 'NoSuchOptimizer'; known:")
+    assert proc.stderr.startswith(
+        "python -m mpil2l optimizers: error: no optimizer called 'NoSuchOptimizer'; known:"
+    )
 
 
 def test_docstring_examples():

@@ -49,7 +49,11 @@ def run_ga(name="Rastrigin2d", seed=0, order_seed=None, noise=False, **params):
     traj, optimizee = function_setup(name, seed, noise)
     params = {"seed": seed, "pop_size": 30, "n_iteration": 30, **params}
     optimizer = GeneticAlgorithmOptimizer(
-        traj, optimizee.create_individual, (-1.0,), GeneticAlgorithmParameters(**params), optimizee.bounding_func
+        traj,
+        optimizee.create_individual,
+        (-1.0,),
+        GeneticAlgorithmParameters(**params),
+        optimizee.bounding_func,
     )
     results = run_serial(traj, optimizer, optimizee, order_seed=order_seed)
     return traj, optimizer, results
@@ -58,13 +62,19 @@ def run_ga(name="Rastrigin2d", seed=0, order_seed=None, noise=False, **params):
 def individuals_of(traj):
     """Every individual of every generation as comparable plain data."""
     return {
-        g: [(ind.ind_idx, {k: np.asarray(v).tolist() for k, v in ind.params.items()}) for ind in inds]
+        g: [
+            (ind.ind_idx, {k: np.asarray(v).tolist() for k, v in ind.params.items()})
+            for ind in inds
+        ]
         for g, inds in traj.individuals.items()
     }
 
 
 def individuals_of_hof(optimizer):
-    return [(e["individual"]["coords"].tolist(), e["fitness"], e["generation"]) for e in optimizer.hall_of_fame]
+    return [
+        (e["individual"]["coords"].tolist(), e["fitness"], e["generation"])
+        for e in optimizer.hall_of_fame
+    ]
 
 
 # -- grid search ----------------------------------------------------------------------------
@@ -111,7 +121,10 @@ def test_grid_search_finds_the_optimum_within_grid_resolution():
 def test_grid_search_hits_the_rastrigin_optimum_on_the_grid():
     traj, optimizee = function_setup("Rastrigin2d", seed=0)
     optimizer = GridSearchOptimizer(
-        traj, optimizee.create_individual, (-1.0,), GridSearchParameters(param_grid={"coords": (-5.0, 5.0, 20)})
+        traj,
+        optimizee.create_individual,
+        (-1.0,),
+        GridSearchParameters(param_grid={"coords": (-5.0, 5.0, 20)}),
     )
     run_serial(traj, optimizer, optimizee)
     assert len(traj.individuals[0]) == 21**2
@@ -123,21 +136,51 @@ def test_grid_search_maximises_with_positive_weights():
     traj = Trajectory()
     optimizee = ShiftedSphere(traj)
     optimizer = GridSearchOptimizer(
-        traj, optimizee.create_individual, (1.0,), GridSearchParameters(param_grid={"x": (-1, 1, 2), "v": (0, 1, 1)})
+        traj,
+        optimizee.create_individual,
+        (1.0,),
+        GridSearchParameters(param_grid={"x": (-1, 1, 2), "v": (0, 1, 1)}),
     )
     run_serial(traj, optimizer, optimizee)
-    assert optimizer.best_individual["x"].tolist() == [-1.0, 1.0] and optimizer.best_individual["v"] == 1.0
+    assert (
+        optimizer.best_individual["x"].tolist() == [-1.0, 1.0]
+        and optimizer.best_individual["v"] == 1.0
+    )
 
 
 @pytest.mark.parametrize(
     "grid, error, message",
     [
-        ({"x": (-1, 1, 2)}, ValueError, r"param_grid keys \['x'\] must match the individual's keys \['v', 'x'\]"),
-        ({"x": (-1, 1, 2), "v": (0, 1)}, ValueError, r"\['v'\] must be \(lower_bound, upper_bound, n_steps\)"),
-        ({"x": (1, -1, 2), "v": (0, 1, 1)}, ValueError, r"\['x'\] needs lower_bound <= upper_bound, got \(1, -1, 2\)"),
-        ({"x": (-1, 1, -2), "v": (0, 1, 1)}, ValueError, r"param_grid\['x'\] n_steps must be >= 0, got -2"),
-        ({"x": (-1, 1, 2.5), "v": (0, 1, 1)}, TypeError, r"param_grid\['x'\] n_steps must be an integer, got float"),
-        ({"x": ("a", 1, 2), "v": (0, 1, 1)}, TypeError, r"lower_bound must be a real number, got str"),
+        (
+            {"x": (-1, 1, 2)},
+            ValueError,
+            r"param_grid keys \['x'\] must match the individual's keys \['v', 'x'\]",
+        ),
+        (
+            {"x": (-1, 1, 2), "v": (0, 1)},
+            ValueError,
+            r"\['v'\] must be \(lower_bound, upper_bound, n_steps\)",
+        ),
+        (
+            {"x": (1, -1, 2), "v": (0, 1, 1)},
+            ValueError,
+            r"\['x'\] needs lower_bound <= upper_bound, got \(1, -1, 2\)",
+        ),
+        (
+            {"x": (-1, 1, -2), "v": (0, 1, 1)},
+            ValueError,
+            r"param_grid\['x'\] n_steps must be >= 0, got -2",
+        ),
+        (
+            {"x": (-1, 1, 2.5), "v": (0, 1, 1)},
+            TypeError,
+            r"param_grid\['x'\] n_steps must be an integer, got float",
+        ),
+        (
+            {"x": ("a", 1, 2), "v": (0, 1, 1)},
+            TypeError,
+            r"lower_bound must be a real number, got str",
+        ),
         ([("x", (0, 1, 1))], TypeError, "param_grid must be a dict, got list"),
     ],
 )
@@ -145,7 +188,9 @@ def test_grid_search_rejects_bad_grids(grid, error, message):
     traj = Trajectory()
     optimizee = ShiftedSphere(traj)
     with pytest.raises(error, match=message):
-        GridSearchOptimizer(traj, optimizee.create_individual, (-1.0,), GridSearchParameters(param_grid=grid))
+        GridSearchOptimizer(
+            traj, optimizee.create_individual, (-1.0,), GridSearchParameters(param_grid=grid)
+        )
 
 
 # -- genetic algorithm ----------------------------------------------------------------------
@@ -193,7 +238,10 @@ def test_post_process_accepts_results_in_any_order():
     def next_generation(reverse):
         traj, optimizee = function_setup("Ackley2d", seed=2)
         optimizer = GeneticAlgorithmOptimizer(
-            traj, optimizee.create_individual, (-1.0,), GeneticAlgorithmParameters(seed=2, pop_size=10)
+            traj,
+            optimizee.create_individual,
+            (-1.0,),
+            GeneticAlgorithmParameters(seed=2, pop_size=10),
         )
         results = evaluate_generation(traj, optimizee, 0)
         optimizer.post_process(traj, results[::-1] if reverse else results)
@@ -203,7 +251,9 @@ def test_post_process_accepts_results_in_any_order():
 
 
 def test_ga_keeps_individuals_within_bounds():
-    traj, optimizer, _ = run_ga("Rosenbrock2d", seed=0, n_iteration=10, mut_par=5.0, ind_prob=1.0, mate_par=2.0)
+    traj, optimizer, _ = run_ga(
+        "Rosenbrock2d", seed=0, n_iteration=10, mut_par=5.0, ind_prob=1.0, mate_par=2.0
+    )
     coords = np.array([ind.coords for inds in traj.individuals.values() for ind in inds])
     assert coords.min() >= -2.0 and coords.max() <= 2.0
 
@@ -240,7 +290,10 @@ def test_hall_of_fame_holds_the_best_distinct_individuals():
 def test_failed_individuals_never_become_best():
     traj, optimizee = function_setup("Rastrigin2d", seed=0)
     optimizer = GeneticAlgorithmOptimizer(
-        traj, optimizee.create_individual, (-1.0, 0.0), GeneticAlgorithmParameters(seed=0, pop_size=6)
+        traj,
+        optimizee.create_individual,
+        (-1.0, 0.0),
+        GeneticAlgorithmParameters(seed=0, pop_size=6),
     )
     results = [(i, (float(i), 0.0)) for i in range(6)]
     results[0] = (0, (float("inf"), float("inf")))  # the runtime's worst fitness: -inf + nan
@@ -254,7 +307,9 @@ def test_state_round_trip_resumes_the_same_run():
 
     traj, optimizee = function_setup("Rastrigin2d", seed=4)
     params = GeneticAlgorithmParameters(seed=4, pop_size=30, n_iteration=12)
-    optimizer = GeneticAlgorithmOptimizer(traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func)
+    optimizer = GeneticAlgorithmOptimizer(
+        traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func
+    )
     for g in range(5):
         optimizer.post_process(traj, evaluate_generation(traj, optimizee, g))
     state = copy.deepcopy(optimizer.get_state())
@@ -303,7 +358,9 @@ def test_set_state_rejects_a_population_of_another_size():
 def test_ga_rejects_bad_parameters(params, error, message):
     traj, optimizee = function_setup("Rastrigin2d", seed=0)
     with pytest.raises(error, match=message):
-        GeneticAlgorithmOptimizer(traj, optimizee.create_individual, (-1.0,), GeneticAlgorithmParameters(**params))
+        GeneticAlgorithmOptimizer(
+            traj, optimizee.create_individual, (-1.0,), GeneticAlgorithmParameters(**params)
+        )
 
 
 # -- the base class -------------------------------------------------------------------------
@@ -315,10 +372,28 @@ Params = namedtuple("Params", ["n_iteration"])
 @pytest.mark.parametrize(
     "create, weights, bounding, error, message",
     [
-        (None, (-1.0,), None, TypeError, "optimizee_create_individual must be callable, got NoneType"),
-        (dict, (), None, ValueError, r"optimizee_fitness_weights must hold at least one weight, got \(\)"),
+        (
+            None,
+            (-1.0,),
+            None,
+            TypeError,
+            "optimizee_create_individual must be callable, got NoneType",
+        ),
+        (
+            dict,
+            (),
+            None,
+            ValueError,
+            r"optimizee_fitness_weights must hold at least one weight, got \(\)",
+        ),
         (dict, -1.0, None, TypeError, "optimizee_fitness_weights must be a sequence of numbers"),
-        (dict, ("a",), None, TypeError, r"optimizee_fitness_weights\[0\] must be a real number, got str"),
+        (
+            dict,
+            ("a",),
+            None,
+            TypeError,
+            r"optimizee_fitness_weights\[0\] must be a real number, got str",
+        ),
         (dict, (float("inf"),), None, ValueError, r"optimizee_fitness_weights\[0\] must be finite"),
         (dict, (1.0,), 3, TypeError, "optimizee_bounding_func must be callable or None, got int"),
     ],
@@ -371,7 +446,8 @@ def test_optimizer_base_contract():
 
 
 @pytest.mark.parametrize(
-    "module", ["mpil2l.optimizers.optimizer", "mpil2l.optimizers.gridsearch", "mpil2l.optimizers.genetic"]
+    "module",
+    ["mpil2l.optimizers.optimizer", "mpil2l.optimizers.gridsearch", "mpil2l.optimizers.genetic"],
 )
 def test_docstring_examples(module):
     assert doctest.testmod(importlib.import_module(module)).failed == 0

@@ -38,7 +38,10 @@ def bound(individual):
 
 OPTIMIZERS = {
     "random": lambda seed=1, **kw: AsyncRandomSearch(
-        creator(), (-1.0,), AsyncRandomSearchParameters(seed=seed, lower=-5.0, upper=5.0, **kw), bound
+        creator(),
+        (-1.0,),
+        AsyncRandomSearchParameters(seed=seed, lower=-5.0, upper=5.0, **kw),
+        bound,
     ),
     "steady": lambda seed=1, **kw: SteadyStateOptimizer(
         creator(), (-1.0,), SteadyStateParameters(seed=seed, **{"pop_size": 10, **kw}), bound
@@ -178,12 +181,16 @@ def test_nan_fitness_counts_as_the_worst():
         (lambda: OPTIMIZERS["steady"](seed=-1), ValueError, "seed must be >= 0, got -1"),
         (lambda: OPTIMIZERS["random"](seed=1.5), TypeError, "seed must be an integer"),
         (
-            lambda: AsyncRandomSearch(creator(), (-1.0,), AsyncRandomSearchParameters(lower=1.0, upper=1.0)),
+            lambda: AsyncRandomSearch(
+                creator(), (-1.0,), AsyncRandomSearchParameters(lower=1.0, upper=1.0)
+            ),
             ValueError,
             "upper must be > lower",
         ),
         (
-            lambda: AsyncRandomSearch(creator(), (-1.0,), AsyncRandomSearchParameters(lower=[0.0, 0.0, 0.0])),
+            lambda: AsyncRandomSearch(
+                creator(), (-1.0,), AsyncRandomSearchParameters(lower=[0.0, 0.0, 0.0])
+            ),
             ValueError,
             "lower must hold 1 or 2 values",
         ),
@@ -192,8 +199,16 @@ def test_nan_fitness_counts_as_the_worst():
             TypeError,
             "parameters must be a AsyncRandomSearchParameters",
         ),
-        (lambda: SteadyStateOptimizer(creator(), (), SteadyStateParameters()), ValueError, "at least one weight"),
-        (lambda: SteadyStateOptimizer(None, (-1.0,), SteadyStateParameters()), TypeError, "must be callable"),
+        (
+            lambda: SteadyStateOptimizer(creator(), (), SteadyStateParameters()),
+            ValueError,
+            "at least one weight",
+        ),
+        (
+            lambda: SteadyStateOptimizer(None, (-1.0,), SteadyStateParameters()),
+            TypeError,
+            "must be callable",
+        ),
     ],
 )
 def test_bad_parameters_raise_clear_errors(make, error, message):
@@ -218,7 +233,11 @@ def test_a_new_optimizer_is_one_subclass():
 
 @pytest.mark.parametrize(
     "module",
-    ["mpil2l.optimizers.asktell", "mpil2l.optimizers.asyncrandomsearch", "mpil2l.optimizers.steadystate"],
+    [
+        "mpil2l.optimizers.asktell",
+        "mpil2l.optimizers.asyncrandomsearch",
+        "mpil2l.optimizers.steadystate",
+    ],
 )
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module))

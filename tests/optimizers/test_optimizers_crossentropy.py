@@ -32,9 +32,13 @@ def function_setup(name, seed, noise=False):
     return traj, FunctionGeneratorOptimizee(traj, fg, seed=seed)
 
 
-def run(optimizer_class, params, name="Ackley2d", seed=0, order_seed=None, noise=False, weights=(-1.0,)):
+def run(
+    optimizer_class, params, name="Ackley2d", seed=0, order_seed=None, noise=False, weights=(-1.0,)
+):
     traj, optimizee = function_setup(name, seed, noise)
-    optimizer = optimizer_class(traj, optimizee.create_individual, weights, params, optimizee.bounding_func)
+    optimizer = optimizer_class(
+        traj, optimizee.create_individual, weights, params, optimizee.bounding_func
+    )
     results = run_serial(traj, optimizer, optimizee, order_seed=order_seed)
     return traj, optimizer, results
 
@@ -46,7 +50,10 @@ def n_evaluations(results):
 def individuals_of(traj):
     """Every individual of every generation as comparable plain data."""
     return {
-        g: [(ind.ind_idx, {k: np.asarray(v).tolist() for k, v in ind.params.items()}) for ind in inds]
+        g: [
+            (ind.ind_idx, {k: np.asarray(v).tolist() for k, v in ind.params.items()})
+            for ind in inds
+        ]
         for g, inds in traj.individuals.items()
     }
 
@@ -95,7 +102,7 @@ class Stepped(Optimizee):
         return {"x": self.rng.uniform(-2.0, 2.0, 2)}
 
     def simulate(self, traj):
-        return (float(np.floor(np.sum(traj.individual.x ** 2) * 4) / 4),)
+        return (float(np.floor(np.sum(traj.individual.x**2) * 4) / 4),)
 
 
 class Flat(Optimizee):
@@ -139,7 +146,9 @@ def test_gaussian_smoothing_blends_old_and_new_parameters():
     dist.fit(first, smooth_update=0.9)  # the first fit ignores smoothing
     np.testing.assert_allclose(dist.mean, first.mean(axis=0))
     params = dist.fit(second, smooth_update=0.25)
-    np.testing.assert_allclose(params["mean"], 0.25 * first.mean(axis=0) + 0.75 * second.mean(axis=0))
+    np.testing.assert_allclose(
+        params["mean"], 0.25 * first.mean(axis=0) + 0.75 * second.mean(axis=0)
+    )
     expected_cov = 0.25 * np.cov(first, rowvar=False) + 0.75 * np.cov(second, rowvar=False)
     np.testing.assert_allclose(params["covariance_matrix"], expected_cov)
 
@@ -166,8 +175,12 @@ def test_noisy_gaussian_adds_decaying_noise_to_the_sampling_covariance():
         magnitudes.append(dist.current_noise_magnitude)
         params = dist.fit(data)
         assert np.all(params["noise_value"] >= 0) and params["noise_value"][1] == 0.0
-        np.testing.assert_allclose(params["covariance_matrix"], dist.cov + np.diag(params["noise_value"]))
-        np.testing.assert_allclose(dist.cov, np.cov(data, rowvar=False))  # the noise never accumulates
+        np.testing.assert_allclose(
+            params["covariance_matrix"], dist.cov + np.diag(params["noise_value"])
+        )
+        np.testing.assert_allclose(
+            dist.cov, np.cov(data, rowvar=False)
+        )  # the noise never accumulates
     assert magnitudes == [2.0, 1.0, 0.5] and dist.current_noise_magnitude == 0.25
     assert dist.get_params()["noise_decay"] == 0.5
     samples = dist.sample(4)
@@ -183,7 +196,9 @@ def test_noisy_gaussian_without_noise_samples_like_a_gaussian():
     np.testing.assert_allclose(params["covariance_matrix"], np.cov(data, rowvar=False))
 
 
-@pytest.mark.parametrize("make", [Gaussian, lambda: NoisyGaussian(noise_magnitude=0.3, noise_decay=0.9)])
+@pytest.mark.parametrize(
+    "make", [Gaussian, lambda: NoisyGaussian(noise_magnitude=0.3, noise_decay=0.9)]
+)
 def test_distribution_state_round_trip_and_clone(make):
     template = make()
     dist = template.clone()
@@ -214,7 +229,9 @@ def test_distribution_errors():
     dist.init_random_state(rng())
     with pytest.raises(RuntimeError, match="must be fitted before sampling"):
         dist.sample(2)
-    with pytest.raises(ValueError, match=r"2-d array with one individual per row .* got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"2-d array with one individual per row .* got shape \(3,\)"
+    ):
         dist.fit([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="finite numbers only"):
         dist.fit([[0.0, np.nan]])
@@ -233,7 +250,9 @@ def test_distribution_errors():
         NoisyGaussian(coordinate_scale=[1.0, -1.0])
     noisy = NoisyGaussian(coordinate_scale=[1.0, 2.0, 3.0])
     noisy.init_random_state(rng())
-    with pytest.raises(ValueError, match="coordinate_scale has 3 entries but the individuals have 2"):
+    with pytest.raises(
+        ValueError, match="coordinate_scale has 3 entries but the individuals have 2"
+    ):
         noisy.fit([[0.0, 1.0], [1.0, 0.0]])
 
 
@@ -271,11 +290,15 @@ def test_bayesian_mixture_finds_two_clusters_and_samples_reproducibly():
     saved = copy.deepcopy(dist.random_state.bit_generator.state)
     samples = dist.sample(200)
     assert samples.shape == (200, 2)
-    near = np.minimum(np.linalg.norm(samples - [-3, 0], axis=1), np.linalg.norm(samples - [3, 1], axis=1))
+    near = np.minimum(
+        np.linalg.norm(samples - [-3, 0], axis=1), np.linalg.norm(samples - [3, 1], axis=1)
+    )
     assert np.all(near < 2.0)
     # smoothing pairs components by their means, whatever labels the new fit gives them
     again = dist.fit(two_clusters(seed=5), smooth_update=0.5)
-    np.testing.assert_allclose(sorted(again["means"].tolist()), [[-3.0, 0.0], [3.0, 1.0]], atol=0.15)
+    np.testing.assert_allclose(
+        sorted(again["means"].tolist()), [[-3.0, 0.0], [3.0, 1.0]], atol=0.15
+    )
 
     other = BayesianGaussianMixture(n_components=2)
     generator = rng(99)
@@ -310,7 +333,9 @@ def test_noisy_bayesian_mixture_noise_and_errors():
     params = dist.fit(two_clusters(n=20))
     assert params["noise_value"].shape == (2, 2) and np.all(params["noise_value"] >= 0)
     for k in range(2):
-        np.testing.assert_allclose(params["covariances"][k], dist.covariances[k] + np.diag(params["noise_value"][k]))
+        np.testing.assert_allclose(
+            params["covariances"][k], dist.covariances[k] + np.diag(params["noise_value"][k])
+        )
     assert dist.current_noise_magnitude == 0.25
     # fewer rows than components after the first fit: the mixture is kept
     means = dist.means.copy()
@@ -325,16 +350,22 @@ def test_noisy_bayesian_mixture_noise_and_errors():
 
     first = BayesianGaussianMixture(n_components=3)
     first.init_random_state(rng())
-    with pytest.raises(ValueError, match="n_components=3 needs at least 3 individuals to fit, got 2"):
+    with pytest.raises(
+        ValueError, match="n_components=3 needs at least 3 individuals to fit, got 2"
+    ):
         first.fit([[0.0, 0.0], [1.0, 1.0]])
     with pytest.raises(ValueError, match="random_state is drawn from the optimizer's seed"):
         BayesianGaussianMixture(random_state=3)
-    with pytest.raises(TypeError, match="bad keyword argument for sklearn.mixture.BayesianGaussianMixture"):
+    with pytest.raises(
+        TypeError, match="bad keyword argument for sklearn.mixture.BayesianGaussianMixture"
+    ):
         BayesianGaussianMixture(n_components=2, no_such_option=1)
     with pytest.raises(ValueError, match="n_components must be >= 1, got 0"):
         BayesianGaussianMixture(n_components=0)
     with pytest.raises(ValueError, match="the saved mixture has 2 components, this one 3"):
-        first.set_state(BayesianGaussianMixture(n_components=2).get_state() | {"means": np.zeros((2, 2))})
+        first.set_state(
+            BayesianGaussianMixture(n_components=2).get_state() | {"means": np.zeros((2, 2))}
+        )
 
 
 # -- cross entropy --------------------------------------------------------------------------
@@ -342,10 +373,26 @@ def test_noisy_bayesian_mixture_noise_and_errors():
 
 CE_CASES = {
     # name: (parameters, tolerance on the best fitness, on the coordinates)
-    "Rosenbrock2d": (dict(pop_size=50, rho=0.2, n_iteration=60,
-                          distribution=NoisyGaussian(noise_magnitude=0.5, noise_decay=0.85)), 0.01, 0.2),
-    "Ackley2d": (dict(pop_size=50, rho=0.2, smoothing=0.2, n_iteration=60, distribution=Gaussian()), 1e-3, 1e-3),
-    "Rastrigin2d": (dict(pop_size=100, rho=0.1, smoothing=0.3, n_iteration=40, distribution=Gaussian()), 0.1, 0.05),
+    "Rosenbrock2d": (
+        dict(
+            pop_size=50,
+            rho=0.2,
+            n_iteration=60,
+            distribution=NoisyGaussian(noise_magnitude=0.5, noise_decay=0.85),
+        ),
+        0.01,
+        0.2,
+    ),
+    "Ackley2d": (
+        dict(pop_size=50, rho=0.2, smoothing=0.2, n_iteration=60, distribution=Gaussian()),
+        1e-3,
+        1e-3,
+    ),
+    "Rastrigin2d": (
+        dict(pop_size=100, rho=0.1, smoothing=0.3, n_iteration=40, distribution=Gaussian()),
+        0.1,
+        0.05,
+    ),
 }
 OPTIMA = {"Rosenbrock2d": [1.0, 1.0], "Ackley2d": [0.0, 0.0], "Rastrigin2d": [0.0, 0.0]}
 
@@ -354,42 +401,70 @@ OPTIMA = {"Rosenbrock2d": [1.0, 1.0], "Ackley2d": [0.0, 0.0], "Rastrigin2d": [0.
 @pytest.mark.parametrize("name", sorted(CE_CASES))
 def test_cross_entropy_reaches_the_optimum(name, seed):
     params, fitness_tol, coords_tol = CE_CASES[name]
-    traj, optimizer, results = run(CrossEntropyOptimizer, CrossEntropyParameters(seed=seed, **params), name, seed)
+    traj, optimizer, results = run(
+        CrossEntropyOptimizer, CrossEntropyParameters(seed=seed, **params), name, seed
+    )
     assert optimizer.best_fitness[0] < fitness_tol
     np.testing.assert_allclose(optimizer.best_individual["coords"], OPTIMA[name], atol=coords_tol)
     assert n_evaluations(results) == params["pop_size"] * params["n_iteration"]
 
 
 def test_cross_entropy_records_its_parameters_and_generations():
-    params = CrossEntropyParameters(pop_size=12, rho=0.25, n_iteration=6, seed=3,
-                                    distribution=NoisyGaussian(noise_magnitude=0.2, noise_decay=0.9))
+    params = CrossEntropyParameters(
+        pop_size=12,
+        rho=0.25,
+        n_iteration=6,
+        seed=3,
+        distribution=NoisyGaussian(noise_magnitude=0.2, noise_decay=0.9),
+    )
     traj, optimizer, results = run(CrossEntropyOptimizer, params, "Rastrigin2d", seed=3)
     assert sorted(traj.individuals) == list(range(6)) and optimizer.stop_reason == "n_iteration"
     assert all(len(traj.individuals[g]) == 12 for g in range(6))
     par = traj.par
-    assert (par.pop_size, par.rho, par.smoothing, par.temp_decay, par.n_iteration) == (12, 0.25, 0.0, 0.0, 6)
+    assert (par.pop_size, par.rho, par.smoothing, par.temp_decay, par.n_iteration) == (
+        12,
+        0.25,
+        0.0,
+        0.0,
+        6,
+    )
     assert (par.stop_criterion, par.seed, par.dimension, par.n_elite) == (math.inf, 3, 2, 3)
-    assert par.distribution.distribution_name == "NoisyGaussian" and par.distribution.noise_decay == 0.9
+    assert (
+        par.distribution.distribution_name == "NoisyGaussian"
+        and par.distribution.noise_decay == 0.9
+    )
     generation_2 = traj.results.generation_params.generation_2
     assert generation_2.algorithm_params == optimizer.generation_params[2]
-    assert optimizer.generation_params[2]["n_fitted"] == 3 and optimizer.generation_params[2]["pop_size"] == 12
+    assert (
+        optimizer.generation_params[2]["n_fitted"] == 3
+        and optimizer.generation_params[2]["pop_size"] == 12
+    )
     assert sorted(generation_2.distribution_params) == ["covariance_matrix", "mean", "noise_value"]
     assert optimizer.gamma == sorted(-f[0] for _, f in results[5])[-3]
     assert traj.results.final_fitness == optimizer.best_fitness and traj.results.n_iteration == 6
     # the template distribution is never fitted: the optimizer works on a copy
-    assert params.distribution.mean is None and optimizer.current_distribution is not params.distribution
+    assert (
+        params.distribution.mean is None
+        and optimizer.current_distribution is not params.distribution
+    )
 
 
 def test_cross_entropy_defaults_run():
-    traj, optimizer, _ = run(CrossEntropyOptimizer, CrossEntropyParameters(n_iteration=3), "Ackley2d")
+    traj, optimizer, _ = run(
+        CrossEntropyOptimizer, CrossEntropyParameters(n_iteration=3), "Ackley2d"
+    )
     assert type(optimizer.current_distribution) is NoisyGaussian and len(traj.individuals[2]) == 50
 
 
 @pytest.mark.parametrize("noise", [False, True])
 def test_cross_entropy_is_reproducible_whatever_the_result_order(noise):
     def ce(seed, order_seed=None):
-        params = CrossEntropyParameters(pop_size=20, rho=0.3, temp_decay=0.8, smoothing=0.1, n_iteration=8, seed=seed)
-        return run(CrossEntropyOptimizer, params, "Rastrigin2d", seed=1, order_seed=order_seed, noise=noise)
+        params = CrossEntropyParameters(
+            pop_size=20, rho=0.3, temp_decay=0.8, smoothing=0.1, n_iteration=8, seed=seed
+        )
+        return run(
+            CrossEntropyOptimizer, params, "Rastrigin2d", seed=1, order_seed=order_seed, noise=noise
+        )
 
     traj_a, opt_a, res_a = ce(5)
     traj_b, opt_b, res_b = ce(5, order_seed=99)
@@ -404,7 +479,10 @@ def test_cross_entropy_post_process_accepts_results_in_any_order():
     def next_generation(reverse):
         traj, optimizee = function_setup("Ackley2d", seed=2)
         optimizer = CrossEntropyOptimizer(
-            traj, optimizee.create_individual, (-1.0,), CrossEntropyParameters(pop_size=10, temp_decay=0.5, seed=2)
+            traj,
+            optimizee.create_individual,
+            (-1.0,),
+            CrossEntropyParameters(pop_size=10, temp_decay=0.5, seed=2),
         )
         results = evaluate_generation(traj, optimizee, 0)
         optimizer.post_process(traj, results[::-1] if reverse else results)
@@ -423,8 +501,9 @@ def test_cross_entropy_stops_at_the_stop_criterion():
 
 
 def test_cross_entropy_temperature_keeps_non_elite_individuals():
-    params = CrossEntropyParameters(pop_size=20, rho=0.2, temp_decay=0.5, n_iteration=6, seed=1,
-                                    distribution=Gaussian())
+    params = CrossEntropyParameters(
+        pop_size=20, rho=0.2, temp_decay=0.5, n_iteration=6, seed=1, distribution=Gaussian()
+    )
     _, optimizer, _ = run(CrossEntropyOptimizer, params, "Ackley2d", seed=1)
     temperatures = [p["T"] for p in optimizer.generation_params]
     assert temperatures == [1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125]
@@ -435,8 +514,12 @@ def test_cross_entropy_handles_one_dimensional_individuals():
     traj = Trajectory()
     optimizee = Parabola1d(traj, seed=0)
     optimizer = CrossEntropyOptimizer(
-        traj, optimizee.create_individual, (-1.0,),
-        CrossEntropyParameters(pop_size=20, rho=0.3, smoothing=0.2, n_iteration=25, seed=0, distribution=Gaussian()),
+        traj,
+        optimizee.create_individual,
+        (-1.0,),
+        CrossEntropyParameters(
+            pop_size=20, rho=0.3, smoothing=0.2, n_iteration=25, seed=0, distribution=Gaussian()
+        ),
     )
     run_serial(traj, optimizer, optimizee)
     assert isinstance(optimizer.best_individual["v"], float)
@@ -452,8 +535,12 @@ def test_cross_entropy_minimises_the_weighted_sum_of_objectives(weights, optimum
     optimizee = TwoObjectives(traj)
     start = rng(0)
     optimizer = CrossEntropyOptimizer(
-        traj, lambda: {"x": start.uniform(-2.0, 2.0, 2)}, weights,
-        CrossEntropyParameters(pop_size=30, rho=0.2, smoothing=0.2, n_iteration=30, seed=0, distribution=Gaussian()),
+        traj,
+        lambda: {"x": start.uniform(-2.0, 2.0, 2)},
+        weights,
+        CrossEntropyParameters(
+            pop_size=30, rho=0.2, smoothing=0.2, n_iteration=30, seed=0, distribution=Gaussian()
+        ),
     )
     run_serial(traj, optimizer, optimizee)
     np.testing.assert_allclose(optimizer.best_individual["x"], optimum, atol=1e-3)
@@ -465,21 +552,38 @@ def test_cross_entropy_maximises_with_positive_weights():
     optimizee = TwoObjectives(traj)
     start = rng(0)
     optimizer = CrossEntropyOptimizer(
-        traj, lambda: {"x": start.uniform(-2.0, 2.0, 2)}, (1.0, -4.0),
-        CrossEntropyParameters(pop_size=30, rho=0.2, smoothing=0.2, n_iteration=30, seed=0, distribution=Gaussian()),
+        traj,
+        lambda: {"x": start.uniform(-2.0, 2.0, 2)},
+        (1.0, -4.0),
+        CrossEntropyParameters(
+            pop_size=30, rho=0.2, smoothing=0.2, n_iteration=30, seed=0, distribution=Gaussian()
+        ),
     )
     run_serial(traj, optimizer, optimizee)
     # |x-a|^2 - 4|x-b|^2 is concave with its maximum at (4b - a) / 3
-    np.testing.assert_allclose(optimizer.best_individual["x"], (4 * TwoObjectives.b - TwoObjectives.a) / 3, atol=1e-2)
+    np.testing.assert_allclose(
+        optimizer.best_individual["x"], (4 * TwoObjectives.b - TwoObjectives.a) / 3, atol=1e-2
+    )
 
 
-@pytest.mark.parametrize("optimizer_class, params", [
-    (CrossEntropyOptimizer, CrossEntropyParameters(pop_size=10, rho=0.3, temp_decay=0.9, seed=0)),
-    (FACEOptimizer, FACEParameters(min_pop_size=10, max_pop_size=20, n_elite=3, temp_decay=0.9, seed=0)),
-])
+@pytest.mark.parametrize(
+    "optimizer_class, params",
+    [
+        (
+            CrossEntropyOptimizer,
+            CrossEntropyParameters(pop_size=10, rho=0.3, temp_decay=0.9, seed=0),
+        ),
+        (
+            FACEOptimizer,
+            FACEParameters(min_pop_size=10, max_pop_size=20, n_elite=3, temp_decay=0.9, seed=0),
+        ),
+    ],
+)
 def test_failed_individuals_neither_crash_nor_poison_the_distribution(optimizer_class, params):
     traj, optimizee = function_setup("Rastrigin2d", seed=0)
-    optimizer = optimizer_class(traj, optimizee.create_individual, (-1.0, 0.0), params, optimizee.bounding_func)
+    optimizer = optimizer_class(
+        traj, optimizee.create_individual, (-1.0, 0.0), params, optimizee.bounding_func
+    )
     results = [(i, (float(i), 0.0)) for i in range(10)]
     results[0] = (0, (math.inf, math.inf))  # the runtime's worst fitness: -inf + nan
     results[3] = (3, (math.nan, 1.0))
@@ -503,7 +607,9 @@ def test_an_infinitely_good_individual_is_fitted_not_dropped():
     results[4] = (4, (-math.inf,))  # weighted +inf: the best possible
     optimizer.post_process(traj, results)
     assert optimizer.best_fitness == (-math.inf,)
-    np.testing.assert_array_equal(optimizer.best_individual["coords"], traj.individuals[0][4].coords)
+    np.testing.assert_array_equal(
+        optimizer.best_individual["coords"], traj.individuals[0][4].coords
+    )
     assert optimizer.generation_params[0]["n_fitted"] == 2 and optimizer.gamma == 0.0
     elite = np.array([traj.individuals[0][4].coords, traj.individuals[0][0].coords])
     np.testing.assert_allclose(optimizer.current_distribution.mean, elite.mean(axis=0))
@@ -512,8 +618,12 @@ def test_an_infinitely_good_individual_is_fitted_not_dropped():
 
 
 def test_cross_entropy_keeps_individuals_within_bounds():
-    params = CrossEntropyParameters(pop_size=20, n_iteration=5, seed=0,
-                                    distribution=NoisyGaussian(noise_magnitude=50.0, noise_decay=1.0))
+    params = CrossEntropyParameters(
+        pop_size=20,
+        n_iteration=5,
+        seed=0,
+        distribution=NoisyGaussian(noise_magnitude=50.0, noise_decay=1.0),
+    )
     traj, _, _ = run(CrossEntropyOptimizer, params, "Rosenbrock2d", seed=0)
     coords = np.array([ind.coords for inds in traj.individuals.values() for ind in inds])
     assert coords.min() == -2.0 and coords.max() == 2.0  # wide noise: many clipped
@@ -542,32 +652,54 @@ def resume_matches_uninterrupted(make_optimizer, n_before, name="Rastrigin2d", s
         g += 1
     assert individuals_of(saved_traj) == full_individuals
     assert resumed.statistics == full.statistics and resumed.best_fitness == full.best_fitness
-    assert resumed.generation_params == full.generation_params and resumed.stop_reason == full.stop_reason
+    assert (
+        resumed.generation_params == full.generation_params
+        and resumed.stop_reason == full.stop_reason
+    )
     return full
 
 
 def test_cross_entropy_state_round_trip_resumes_the_same_run():
-    params = CrossEntropyParameters(pop_size=15, rho=0.3, smoothing=0.2, temp_decay=0.7, n_iteration=12, seed=4,
-                                    distribution=NoisyGaussian(noise_magnitude=0.5))
+    params = CrossEntropyParameters(
+        pop_size=15,
+        rho=0.3,
+        smoothing=0.2,
+        temp_decay=0.7,
+        n_iteration=12,
+        seed=4,
+        distribution=NoisyGaussian(noise_magnitude=0.5),
+    )
 
     def make(traj, optimizee):
-        return CrossEntropyOptimizer(traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func)
+        return CrossEntropyOptimizer(
+            traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func
+        )
 
     resume_matches_uninterrupted(make, n_before=5)
 
 
 def test_set_state_rejects_foreign_states():
-    _, ce, _ = run(CrossEntropyOptimizer, CrossEntropyParameters(pop_size=10, n_iteration=2), "Ackley2d")
+    _, ce, _ = run(
+        CrossEntropyOptimizer, CrossEntropyParameters(pop_size=10, n_iteration=2), "Ackley2d"
+    )
     traj, optimizee = function_setup("Ackley2d", seed=0)
-    plain = CrossEntropyOptimizer(traj, optimizee.create_individual, (-1.0,),
-                                  CrossEntropyParameters(pop_size=10, distribution=Gaussian()))
+    plain = CrossEntropyOptimizer(
+        traj,
+        optimizee.create_individual,
+        (-1.0,),
+        CrossEntropyParameters(pop_size=10, distribution=Gaussian()),
+    )
     with pytest.raises(ValueError, match="cannot restore a NoisyGaussian state into a Gaussian"):
         plain.set_state(ce.get_state())
     with pytest.raises(ValueError, match="state lacks"):
         plain.set_state({"generation": 0})
     traj, optimizee = function_setup("Ackley10d", seed=0)
-    wide = CrossEntropyOptimizer(traj, optimizee.create_individual, (-1.0,), CrossEntropyParameters(pop_size=10))
-    with pytest.raises(ValueError, match="saved individuals have 2 elements, this optimizer's have 10"):
+    wide = CrossEntropyOptimizer(
+        traj, optimizee.create_individual, (-1.0,), CrossEntropyParameters(pop_size=10)
+    )
+    with pytest.raises(
+        ValueError, match="saved individuals have 2 elements, this optimizer's have 10"
+    ):
         wide.set_state(ce.get_state())
     face_traj, face_optimizee = function_setup("Ackley2d", seed=0)
     face = FACEOptimizer(face_traj, face_optimizee.create_individual, (-1.0,), FACEParameters())
@@ -582,14 +714,26 @@ def test_set_state_rejects_foreign_states():
         (dict(pop_size=2.5), TypeError, "pop_size must be an integer, got float 2.5"),
         (dict(rho=0), ValueError, r"rho must be in \(0, 1\], got 0"),
         (dict(rho=1.5), ValueError, r"rho must be in \[0, 1\], got 1.5"),
-        (dict(rho=0.1, pop_size=5), ValueError, r"int\(rho \* pop_size\) .* must be >= 1, got rho=0.1, pop_size=5"),
+        (
+            dict(rho=0.1, pop_size=5),
+            ValueError,
+            r"int\(rho \* pop_size\) .* must be >= 1, got rho=0.1, pop_size=5",
+        ),
         (dict(smoothing=1.0), ValueError, r"smoothing must be in \[0, 1\), got 1"),
         (dict(smoothing=-0.1), ValueError, r"smoothing must be in \[0, 1\], got -0.1"),
         (dict(temp_decay=2), ValueError, r"temp_decay must be in \[0, 1\], got 2"),
         (dict(n_iteration=0), ValueError, "n_iteration must be >= 1, got 0"),
-        (dict(distribution="gauss"), TypeError, "distribution must be a Gaussian, NoisyGaussian, .* got str"),
+        (
+            dict(distribution="gauss"),
+            TypeError,
+            "distribution must be a Gaussian, NoisyGaussian, .* got str",
+        ),
         (dict(stop_criterion=math.nan), ValueError, "stop_criterion must not be NaN"),
-        (dict(stop_criterion="high"), TypeError, "stop_criterion must be a real number \\(inf for none\\), got str"),
+        (
+            dict(stop_criterion="high"),
+            TypeError,
+            "stop_criterion must be a real number \\(inf for none\\), got str",
+        ),
         (dict(seed=-1), ValueError, "seed must be >= 0, got -1"),
         (dict(seed=None), TypeError, "seed must be an integer, got NoneType"),
     ],
@@ -597,19 +741,29 @@ def test_set_state_rejects_foreign_states():
 def test_cross_entropy_rejects_bad_parameters(params, error, message):
     traj, optimizee = function_setup("Ackley2d", seed=0)
     with pytest.raises(error, match=message):
-        CrossEntropyOptimizer(traj, optimizee.create_individual, (-1.0,), CrossEntropyParameters(**params))
+        CrossEntropyOptimizer(
+            traj, optimizee.create_individual, (-1.0,), CrossEntropyParameters(**params)
+        )
 
 
 def test_cross_entropy_rejects_other_parameter_types_and_bad_individuals():
     traj, optimizee = function_setup("Ackley2d", seed=0)
-    with pytest.raises(TypeError, match="parameters must be a CrossEntropyParameters, got FACEParameters"):
+    with pytest.raises(
+        TypeError, match="parameters must be a CrossEntropyParameters, got FACEParameters"
+    ):
         CrossEntropyOptimizer(traj, optimizee.create_individual, (-1.0,), FACEParameters())
     with pytest.raises(ValueError, match="individual without parameters"):
-        CrossEntropyOptimizer(Trajectory(), dict, (-1.0,), CrossEntropyParameters(pop_size=5, rho=0.5))
+        CrossEntropyOptimizer(
+            Trajectory(), dict, (-1.0,), CrossEntropyParameters(pop_size=5, rho=0.5)
+        )
     sizes = iter(range(1, 100))
     with pytest.raises(ValueError, match="different keys or shapes"):
-        CrossEntropyOptimizer(Trajectory(), lambda: {"x": np.zeros(next(sizes))}, (-1.0,),
-                              CrossEntropyParameters(pop_size=5, rho=0.5))
+        CrossEntropyOptimizer(
+            Trajectory(),
+            lambda: {"x": np.zeros(next(sizes))},
+            (-1.0,),
+            CrossEntropyParameters(pop_size=5, rho=0.5),
+        )
 
 
 # -- FACE -----------------------------------------------------------------------------------
@@ -619,9 +773,20 @@ FACE_CASES = {
     "Ackley2d": (dict(n_iteration=100), 1e-3, 1e-3),
     # larger generations and smoothing: with the defaults, about a third of the seeds end in a
     # local minimum of Rastrigin (either rule for accepting a generation); with these, 79 of 80
-    "Rastrigin2d": (dict(n_iteration=100, min_pop_size=40, max_pop_size=80, n_elite=20, smoothing=0.5), 0.1, 0.05),
-    "Rosenbrock2d": (dict(n_iteration=100, smoothing=0.0,
-                          distribution=NoisyGaussian(noise_magnitude=0.5, noise_decay=0.9)), 0.1, 0.5),
+    "Rastrigin2d": (
+        dict(n_iteration=100, min_pop_size=40, max_pop_size=80, n_elite=20, smoothing=0.5),
+        0.1,
+        0.05,
+    ),
+    "Rosenbrock2d": (
+        dict(
+            n_iteration=100,
+            smoothing=0.0,
+            distribution=NoisyGaussian(noise_magnitude=0.5, noise_decay=0.9),
+        ),
+        0.1,
+        0.5,
+    ),
 }
 
 
@@ -640,7 +805,9 @@ def test_face_reaches_the_optimum(name, seed):
 def test_face_grows_the_population_while_nothing_improves_then_stops():
     traj = Trajectory()
     optimizee = Flat(traj)
-    params = FACEParameters(min_pop_size=4, max_pop_size=10, n_elite=2, n_expand=3, n_iteration=50, seed=0)
+    params = FACEParameters(
+        min_pop_size=4, max_pop_size=10, n_elite=2, n_expand=3, n_iteration=50, seed=0
+    )
     optimizer = FACEOptimizer(traj, optimizee.create_individual, (-1.0,), params)
     run_serial(traj, optimizer, optimizee)
     # generation 0 improves on nothing (-inf); then 4 -> 7 -> 10 -> 13 > max_pop_size: stop
@@ -654,20 +821,30 @@ def test_face_grows_the_population_while_nothing_improves_then_stops():
 def test_face_shrinks_the_population_back_after_an_improvement():
     traj = Trajectory()
     optimizee = Stepped(traj, seed=2)
-    params = FACEParameters(min_pop_size=10, max_pop_size=40, n_elite=3, n_expand=10, n_iteration=40, seed=2)
+    params = FACEParameters(
+        min_pop_size=10, max_pop_size=40, n_elite=3, n_expand=10, n_iteration=40, seed=2
+    )
     optimizer = FACEOptimizer(traj, optimizee.create_individual, (-1.0,), params)
     run_serial(traj, optimizer, optimizee)
     # (size, individuals fitted): improvements keep (10 + 10) // 2 = 10; a stall grows it to 20;
     # the improvement that follows shrinks it to (20 + 10) // 2 = 15; 45 > 40 ends the run
     assert [(p["pop_size"], p["n_fitted"]) for p in optimizer.generation_params] == [
-        (10, 3), (10, 3), (10, 0), (20, 3), (15, 0), (25, 0), (35, 0)
+        (10, 3),
+        (10, 3),
+        (10, 0),
+        (20, 3),
+        (15, 0),
+        (25, 0),
+        (35, 0),
     ]
     assert optimizer.stop_reason == "no_improvement" and optimizer.best_fitness == (0.0,)
 
 
 def test_face_is_reproducible_whatever_the_result_order():
     def face(order_seed=None):
-        params = FACEParameters(min_pop_size=10, max_pop_size=30, n_elite=4, temp_decay=0.5, n_iteration=12, seed=3)
+        params = FACEParameters(
+            min_pop_size=10, max_pop_size=30, n_elite=4, temp_decay=0.5, n_iteration=12, seed=3
+        )
         return run(FACEOptimizer, params, "Rastrigin2d", seed=3, order_seed=order_seed, noise=True)
 
     traj_a, opt_a, res_a = face()
@@ -685,14 +862,27 @@ def test_face_stops_at_the_stop_criterion_and_after_n_iteration():
 
 
 def test_face_state_round_trip_resumes_the_same_run():
-    params = FACEParameters(min_pop_size=10, max_pop_size=30, n_elite=4, n_expand=7, smoothing=0.3, temp_decay=0.8,
-                            n_iteration=15, seed=4, distribution=NoisyGaussian(noise_magnitude=0.3))
+    params = FACEParameters(
+        min_pop_size=10,
+        max_pop_size=30,
+        n_elite=4,
+        n_expand=7,
+        smoothing=0.3,
+        temp_decay=0.8,
+        n_iteration=15,
+        seed=4,
+        distribution=NoisyGaussian(noise_magnitude=0.3),
+    )
 
     def make(traj, optimizee):
-        return FACEOptimizer(traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func)
+        return FACEOptimizer(
+            traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func
+        )
 
     full = resume_matches_uninterrupted(make, n_before=6)
-    assert len({p["pop_size"] for p in full.generation_params}) > 1  # the size did change on the way
+    assert (
+        len({p["pop_size"] for p in full.generation_params}) > 1
+    )  # the size did change on the way
 
 
 def test_face_handles_one_dimensional_individuals_and_multiple_objectives():
@@ -706,8 +896,12 @@ def test_face_handles_one_dimensional_individuals_and_multiple_objectives():
     traj = Trajectory()
     optimizee = TwoObjectives(traj)
     start = rng(0)
-    optimizer = FACEOptimizer(traj, lambda: {"x": start.uniform(-2.0, 2.0, 2)}, (-1.0, -3.0),
-                              FACEParameters(n_iteration=30, seed=0))
+    optimizer = FACEOptimizer(
+        traj,
+        lambda: {"x": start.uniform(-2.0, 2.0, 2)},
+        (-1.0, -3.0),
+        FACEParameters(n_iteration=30, seed=0),
+    )
     run_serial(traj, optimizer, optimizee)
     np.testing.assert_allclose(optimizer.best_individual["x"], [-0.5, 0.5], atol=1e-2)
 
@@ -750,8 +944,9 @@ def test_one_distribution_template_serves_several_optimizers():
 def test_cross_entropy_with_a_bayesian_mixture_reaches_the_optimum(seed):
     pytest.importorskip("sklearn")
     mixture = BayesianGaussianMixture(n_components=2, max_iter=30, init_params="k-means++")
-    params = CrossEntropyParameters(pop_size=30, rho=0.3, smoothing=0.2, n_iteration=15, seed=seed,
-                                    distribution=mixture)
+    params = CrossEntropyParameters(
+        pop_size=30, rho=0.3, smoothing=0.2, n_iteration=15, seed=seed, distribution=mixture
+    )
     traj, optimizer, _ = run(CrossEntropyOptimizer, params, "Ackley2d", seed)
     assert optimizer.best_fitness[0] < 0.01
     assert traj.par.distribution.n_components == 2 and traj.par.distribution.max_iter == 30
@@ -759,12 +954,21 @@ def test_cross_entropy_with_a_bayesian_mixture_reaches_the_optimum(seed):
 
 def test_mixture_optimizers_are_reproducible_and_resume():
     pytest.importorskip("sklearn")
-    params = FACEParameters(min_pop_size=12, max_pop_size=24, n_elite=6, n_iteration=8, seed=2,
-                            distribution=NoisyBayesianGaussianMixture(n_components=2, noise_magnitude=0.3, max_iter=30,
-                                                                      init_params="k-means++"))
+    params = FACEParameters(
+        min_pop_size=12,
+        max_pop_size=24,
+        n_elite=6,
+        n_iteration=8,
+        seed=2,
+        distribution=NoisyBayesianGaussianMixture(
+            n_components=2, noise_magnitude=0.3, max_iter=30, init_params="k-means++"
+        ),
+    )
 
     def make(traj, optimizee):
-        return FACEOptimizer(traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func)
+        return FACEOptimizer(
+            traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func
+        )
 
     full = resume_matches_uninterrupted(make, n_before=3, name="Ackley2d", seed=2)
     assert type(full.current_distribution) is NoisyBayesianGaussianMixture

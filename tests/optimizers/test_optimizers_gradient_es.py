@@ -54,7 +54,9 @@ class Quadratic(Optimizee):
     individual and returns their objectives one after the other.
     """
 
-    def __init__(self, traj, targets=(CENTER,), scale=(1.0, 1.0, 4.0), start=(-1.0, 1.5, 0.5), packed=False):
+    def __init__(
+        self, traj, targets=(CENTER,), scale=(1.0, 1.0, 4.0), start=(-1.0, 1.5, 0.5), packed=False
+    ):
         super().__init__(traj)
         self.targets = [np.asarray(t, dtype=float) for t in targets]
         self.scale = np.asarray(scale, dtype=float)
@@ -65,7 +67,10 @@ class Quadratic(Optimizee):
         return {"x": np.array(self.start[1:]), "v": self.start[0]}
 
     def bounding_func(self, individual):
-        return {"x": np.clip(individual["x"], -3.0, 3.0), "v": float(np.clip(individual["v"], -3.0, 3.0))}
+        return {
+            "x": np.clip(individual["x"], -3.0, 3.0),
+            "v": float(np.clip(individual["v"], -3.0, 3.0)),
+        }
 
     def objectives(self, individual):
         z = np.concatenate([[individual["v"]], individual["x"]])
@@ -73,7 +78,9 @@ class Quadratic(Optimizee):
 
     def simulate(self, traj):
         if self.packed:
-            return tuple(f for inner in unpack_individual(traj.individual) for f in self.objectives(inner))
+            return tuple(
+                f for inner in unpack_individual(traj.individual) for f in self.objectives(inner)
+            )
         return self.objectives({"x": traj.individual.x, "v": traj.individual.v})
 
 
@@ -123,7 +130,11 @@ CASES = {
             fitness_shaping_enabled=False,
         ),
     ),
-    "nes": (NaturalEvolutionStrategiesOptimizer, NaturalEvolutionStrategiesParameters, dict(sigma=0.5)),
+    "nes": (
+        NaturalEvolutionStrategiesOptimizer,
+        NaturalEvolutionStrategiesParameters,
+        dict(sigma=0.5),
+    ),
     "nes-plain": (
         NaturalEvolutionStrategiesOptimizer,
         NaturalEvolutionStrategiesParameters,
@@ -135,7 +146,11 @@ CASES = {
             fitness_shaping_enabled=False,
         ),
     ),
-    "gd-classic": (GradientDescentOptimizer, ClassicGDParameters, dict(learning_rate=0.1, n_random_steps=3)),
+    "gd-classic": (
+        GradientDescentOptimizer,
+        ClassicGDParameters,
+        dict(learning_rate=0.1, n_random_steps=3),
+    ),
     "gd-stochastic": (
         GradientDescentOptimizer,
         StochasticGDParameters,
@@ -146,8 +161,16 @@ CASES = {
         AdamParameters,
         dict(learning_rate=0.1, n_random_steps=3, second_order_decay=0.99),
     ),
-    "gd-adamax": (GradientDescentOptimizer, AdaMaxParameters, dict(learning_rate=0.1, n_random_steps=3)),
-    "gd-rmsprop": (GradientDescentOptimizer, RMSPropParameters, dict(learning_rate=0.05, n_random_steps=3)),
+    "gd-adamax": (
+        GradientDescentOptimizer,
+        AdaMaxParameters,
+        dict(learning_rate=0.1, n_random_steps=3),
+    ),
+    "gd-rmsprop": (
+        GradientDescentOptimizer,
+        RMSPropParameters,
+        dict(learning_rate=0.05, n_random_steps=3),
+    ),
     "mgd-classic": (
         MultiGradientDescentOptimizer,
         MultiClassicGDParameters,
@@ -156,7 +179,13 @@ CASES = {
     "mgd-stochastic": (
         MultiGradientDescentOptimizer,
         MultiStochasticGDParameters,
-        dict(learning_rate=0.1, n_random_steps=2, n_inner_params=2, stochastic_deviation=0.5, stochastic_decay=0.8),
+        dict(
+            learning_rate=0.1,
+            n_random_steps=2,
+            n_inner_params=2,
+            stochastic_deviation=0.5,
+            stochastic_decay=0.8,
+        ),
     ),
     "mgd-adam": (
         MultiGradientDescentOptimizer,
@@ -181,9 +210,13 @@ def make(case, traj=None, optimizee_class=Quadratic, weights=(-1.0,), targets=(C
     variant), with `params` overriding the case's parameters."""
     optimizer_class, parameters_class, case_params = CASES[case]
     traj = Trajectory() if traj is None else traj
-    optimizee = optimizee_class(traj, targets=targets, packed=optimizer_class is MultiGradientDescentOptimizer)
+    optimizee = optimizee_class(
+        traj, targets=targets, packed=optimizer_class is MultiGradientDescentOptimizer
+    )
     parameters = parameters_class(**{"seed": 3, "n_iteration": 15, **case_params, **params})
-    optimizer = optimizer_class(traj, optimizee.create_individual, weights, parameters, optimizee.bounding_func)
+    optimizer = optimizer_class(
+        traj, optimizee.create_individual, weights, parameters, optimizee.bounding_func
+    )
     return traj, optimizee, optimizer
 
 
@@ -197,7 +230,10 @@ def centre_of(optimizer):
 
 def individuals_of(traj):
     return {
-        g: [(ind.ind_idx, {k: np.asarray(v).tolist() for k, v in ind.params.items()}) for ind in inds]
+        g: [
+            (ind.ind_idx, {k: np.asarray(v).tolist() for k, v in ind.params.items()})
+            for ind in inds
+        ]
         for g, inds in traj.individuals.items()
     }
 
@@ -210,7 +246,9 @@ def function_setup(name, seed):
 
 def run_on_function(optimizer_class, parameters, name, seed):
     traj, optimizee = function_setup(name, seed)
-    optimizer = optimizer_class(traj, optimizee.create_individual, (-1.0,), parameters, optimizee.bounding_func)
+    optimizer = optimizer_class(
+        traj, optimizee.create_individual, (-1.0,), parameters, optimizee.bounding_func
+    )
     results = run_serial(traj, optimizer, optimizee)
     return optimizer, sum(len(r) for r in results.values())
 
@@ -223,8 +261,18 @@ def run_on_function(optimizer_class, parameters, name, seed):
     "name, params, budget, tolerance",
     [
         # evaluations per generation: 2 * pop_size + 1 = 21
-        ("Ackley2d", dict(learning_rate=1.0, noise_std=0.6, pop_size=10, n_iteration=150), 3150, 0.01),
-        ("Rosenbrock2d", dict(learning_rate=0.5, noise_std=0.1, pop_size=10, n_iteration=500), 10500, 0.12),
+        (
+            "Ackley2d",
+            dict(learning_rate=1.0, noise_std=0.6, pop_size=10, n_iteration=150),
+            3150,
+            0.01,
+        ),
+        (
+            "Rosenbrock2d",
+            dict(learning_rate=0.5, noise_std=0.1, pop_size=10, n_iteration=500),
+            10500,
+            0.12,
+        ),
     ],
 )
 def test_es_reaches_the_optimum(name, params, budget, tolerance, seed):
@@ -244,12 +292,20 @@ def test_es_reaches_the_optimum(name, params, budget, tolerance, seed):
         # default pop_size for d = 2: 6 samples, mirrored: 12 evaluations per generation
         ("Ackley2d", dict(sigma=1.0, n_iteration=100), 1200, 1e-4),
         ("Rastrigin2d", dict(sigma=2.0, pop_size=20, n_iteration=150), 6000, 1e-4),
-        ("Rosenbrock2d", dict(sigma=0.5, pop_size=10, learning_rate_sigma=0.1, n_iteration=300), 6000, 0.02),
+        (
+            "Rosenbrock2d",
+            dict(sigma=0.5, pop_size=10, learning_rate_sigma=0.1, n_iteration=300),
+            6000,
+            0.02,
+        ),
     ],
 )
 def test_nes_reaches_the_optimum(name, params, budget, tolerance, seed):
     optimizer, n_evaluations = run_on_function(
-        NaturalEvolutionStrategiesOptimizer, NaturalEvolutionStrategiesParameters(seed=seed, **params), name, seed
+        NaturalEvolutionStrategiesOptimizer,
+        NaturalEvolutionStrategiesParameters(seed=seed, **params),
+        name,
+        seed,
     )
     x_star = np.ones(2) if name == "Rosenbrock2d" else np.zeros(2)
     assert n_evaluations == budget
@@ -268,7 +324,9 @@ def test_gd_adam_reaches_the_rosenbrock_optimum(seed):
         n_iteration=1500,
         seed=seed,
     )
-    optimizer, n_evaluations = run_on_function(GradientDescentOptimizer, parameters, "Rosenbrock2d", seed)
+    optimizer, n_evaluations = run_on_function(
+        GradientDescentOptimizer, parameters, "Rosenbrock2d", seed
+    )
     assert n_evaluations == 4500
     assert optimizer.best_fitness[0] < 0.02
     assert np.max(np.abs(optimizer.best_individual["coords"] - 1.0)) < 0.25
@@ -325,13 +383,21 @@ def test_es_step_is_the_documented_update(shaping, mirrored):
     else:
         values = f
     optimizer.post_process(traj, results)
-    np.testing.assert_allclose(optimizer.current_individual_arr, theta + 0.5 * (values @ e) / (n * 0.04))
+    np.testing.assert_allclose(
+        optimizer.current_individual_arr, theta + 0.5 * (values @ e) / (n * 0.04)
+    )
     assert optimizer.current_individual_fitness == -results[-1][1][0]
 
 
 def test_nes_step_is_the_documented_update():
-    traj, optimizee, optimizer = make("nes", learning_rate_mu=0.7, learning_rate_sigma=0.3, sigma=[0.5, 0.2, 0.1])
-    mu, sigma, s = optimizer.mu.copy(), optimizer.sigma.copy(), optimizer.current_perturbations.copy()
+    traj, optimizee, optimizer = make(
+        "nes", learning_rate_mu=0.7, learning_rate_sigma=0.3, sigma=[0.5, 0.2, 0.1]
+    )
+    mu, sigma, s = (
+        optimizer.mu.copy(),
+        optimizer.sigma.copy(),
+        optimizer.current_perturbations.copy(),
+    )
     n = 2 * (4 + int(3 * math.log(3)))
     assert s.shape == (n, 3) and len(traj.individuals[0]) == n
     np.testing.assert_allclose([[ind.v, *ind.x] for ind in traj.individuals[0]], mu + sigma * s)
@@ -351,7 +417,9 @@ def test_nes_resolves_its_defaults():
     assert optimizer.pop_size == traj.par.pop_size == 4 + int(math.floor(3 * math.log(d)))
     assert traj.par.learning_rate_mu == 1.0
     assert traj.par.learning_rate_sigma == pytest.approx((3 + math.log(d)) / (5 * math.sqrt(d)))
-    np.testing.assert_array_equal(traj.par.mu, [-1.0, 1.5, 0.5])  # the created individual, flattened
+    np.testing.assert_array_equal(
+        traj.par.mu, [-1.0, 1.5, 0.5]
+    )  # the created individual, flattened
     np.testing.assert_array_equal(traj.par.sigma, [0.5] * 3)
     assert traj.par.dimension == (3,)
 
@@ -362,8 +430,14 @@ def test_nes_resolves_its_defaults():
         (ClassicGDParameters(learning_rate=0.1), lambda g: 0.1 * g),
         (StochasticGDParameters(learning_rate=0.1, stochastic_deviation=0.0), lambda g: 0.1 * g),
         (AdamParameters(learning_rate=0.1), lambda g: 0.1 * g / (np.abs(g) + 1e-8)),
-        (AdaMaxParameters(learning_rate=0.1, first_order_decay=0.8), lambda g: 0.1 * 0.2 * np.sign(g)),
-        (RMSPropParameters(learning_rate=0.1, momentum_decay=0.9), lambda g: 0.1 * g / np.sqrt(0.1 * g**2 + 1e-6)),
+        (
+            AdaMaxParameters(learning_rate=0.1, first_order_decay=0.8),
+            lambda g: 0.1 * 0.2 * np.sign(g),
+        ),
+        (
+            RMSPropParameters(learning_rate=0.1, momentum_decay=0.9),
+            lambda g: 0.1 * g / np.sqrt(0.1 * g**2 + 1e-6),
+        ),
     ],
     ids=lambda p: type(p).__name__ if isinstance(p, tuple) else None,
 )
@@ -374,7 +448,9 @@ def test_first_gradient_step_of_each_rule_on_a_linear_fitness(parameters, expect
     assert len(traj.individuals[0]) == parameters.n_random_steps + 1
     optimizer.post_process(traj, evaluate_generation(traj, optimizee, 0))
     # least squares on a linear function gives its exact gradient
-    np.testing.assert_allclose(optimizer.current_individual, 0.5 + expected_step(Linear.slope), rtol=1e-6)
+    np.testing.assert_allclose(
+        optimizer.current_individual, 0.5 + expected_step(Linear.slope), rtol=1e-6
+    )
     assert traj.individuals[1][-1].z.tolist() == optimizer.current_individual.tolist()
 
 
@@ -393,14 +469,18 @@ def test_multi_gd_with_one_inner_individual_is_gradient_descent():
 
 
 def test_multi_gd_packs_individuals_and_unpacks_results():
-    traj, optimizee, optimizer = make("mgd-classic", n_random_steps=3, n_inner_params=4, weights=(-2.0,))
+    traj, optimizee, optimizer = make(
+        "mgd-classic", n_random_steps=3, n_inner_params=4, weights=(-2.0,)
+    )
     inds = traj.individuals[0]
     assert len(inds) == 3
     assert all(ind.x.shape == (4, 2) and ind.v.shape == (4,) for ind in inds)
     assert traj.par.n_inner_params == 4 and traj.par.n_random_steps == 3
     # the current individual is the last inner individual of the last evaluation
     np.testing.assert_array_equal([inds[-1].v[-1], *inds[-1].x[-1]], optimizer.current_individual)
-    assert optimizer.optimizee_fitness_weights == (-2.0,) * 4 and optimizer.inner_fitness_weights == (-2.0,)
+    assert optimizer.optimizee_fitness_weights == (
+        -2.0,
+    ) * 4 and optimizer.inner_fitness_weights == (-2.0,)
 
     results = evaluate_generation(traj, optimizee, 0)
     assert all(len(f) == 4 for _, f in results)
@@ -409,21 +489,28 @@ def test_multi_gd_packs_individuals_and_unpacks_results():
     assert stats["n_individuals"] == 12
     flat = [f for _, fitness in results for f in fitness]
     assert stats["best_fitness"] == (min(flat),) and stats["best_ind_idx"] == int(np.argmin(flat))
-    assert set(optimizer.best_individual) == {"x", "v"} and optimizer.best_individual["x"].shape == (2,)
+    assert set(optimizer.best_individual) == {"x", "v"} and optimizer.best_individual[
+        "x"
+    ].shape == (2,)
     assert optimizer.best_weighted_fitness == -2.0 * min(flat)
 
     with pytest.raises(
-        ValueError, match=r"returned 1 fitness value\(s\); expected n_inner_params \* objectives = 4 \* 1"
+        ValueError,
+        match=r"returned 1 fitness value\(s\); expected n_inner_params \* objectives = 4 \* 1",
     ):
         optimizer.post_process(traj, [(i, (1.0,)) for i in range(3)])
-    with pytest.raises(ValueError, match=r"multi-individuals 0..2 but the results hold ind_idx \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"multi-individuals 0..2 but the results hold ind_idx \[0, 1\]"
+    ):
         optimizer.post_process(traj, [(i, (1.0,) * 4) for i in range(2)])
 
 
 def test_pack_and_unpack_are_inverse():
     inds = [{"a": float(i), "w": np.arange(3.0) + i, "m": np.full((2, 2), i)} for i in range(3)]
     packed = pack_individuals(inds)
-    assert packed["a"].shape == (3,) and packed["w"].shape == (3, 3) and packed["m"].shape == (3, 2, 2)
+    assert (
+        packed["a"].shape == (3,) and packed["w"].shape == (3, 3) and packed["m"].shape == (3, 2, 2)
+    )
     back = unpack_individual(packed)
     assert [b["a"] for b in back] == [0.0, 1.0, 2.0]
     assert all(np.array_equal(b["m"], i["m"]) for b, i in zip(back, inds))
@@ -473,10 +560,26 @@ def test_state_round_trip_resumes_the_same_run(case):
 @pytest.mark.parametrize(
     "case, other, message",
     [
-        ("es", dict(pop_size=4), r"perturbations \(10, 3\), this optimizer expects \(3,\) and \(8, 3\)"),
-        ("nes", dict(pop_size=4), r"samples \(14, 3\), this optimizer expects \(3,\), \(3,\) and \(8, 3\)"),
-        ("gd-adam", dict(n_random_steps=5), r"saved generation has shape \(4, 3\), this optimizer expects \(6, 3\)"),
-        ("mgd-adam", dict(n_inner_params=3), r"saved generation has shape \(4, 3\), this optimizer expects \(6, 3\)"),
+        (
+            "es",
+            dict(pop_size=4),
+            r"perturbations \(10, 3\), this optimizer expects \(3,\) and \(8, 3\)",
+        ),
+        (
+            "nes",
+            dict(pop_size=4),
+            r"samples \(14, 3\), this optimizer expects \(3,\), \(3,\) and \(8, 3\)",
+        ),
+        (
+            "gd-adam",
+            dict(n_random_steps=5),
+            r"saved generation has shape \(4, 3\), this optimizer expects \(6, 3\)",
+        ),
+        (
+            "mgd-adam",
+            dict(n_inner_params=3),
+            r"saved generation has shape \(4, 3\), this optimizer expects \(6, 3\)",
+        ),
     ],
 )
 def test_set_state_rejects_another_population_size(case, other, message):
@@ -505,7 +608,9 @@ def test_failed_individuals_never_produce_nan(case):
             assert all(np.all(np.isfinite(v)) for v in ind.params.values())
     assert np.all(np.isfinite(centre_of(optimizer)))
     assert math.isfinite(optimizer.best_weighted_fitness)
-    assert optimizer.statistics[2]["best_weighted_fitness"] == -math.inf  # generation 2 failed entirely
+    assert (
+        optimizer.statistics[2]["best_weighted_fitness"] == -math.inf
+    )  # generation 2 failed entirely
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -535,7 +640,9 @@ TARGET_B = (-0.6, -0.5, 0.9)
 )
 def test_multi_objective_weights_find_the_weighted_optimum(case, params):
     # minimise |z - a|^2 + 3 |z - b|^2 (scaled): the optimum is (a + 3 b) / 4
-    traj, optimizee, optimizer = make(case, weights=(-1.0, -3.0), targets=(CENTER, TARGET_B), **params)
+    traj, optimizee, optimizer = make(
+        case, weights=(-1.0, -3.0), targets=(CENTER, TARGET_B), **params
+    )
     run_serial(traj, optimizer, optimizee)
     expected = (np.array(CENTER) + 3 * np.array(TARGET_B)) / 4
     assert len(optimizer.best_fitness) == 2
@@ -550,8 +657,13 @@ def test_positive_weights_maximise(case):
     traj, optimizee, optimizer = make(case, weights=(1.0,), n_iteration=12)
     run_serial(traj, optimizer, optimizee)
     # maximising the bowl drives the point away from its centre, into the box bound of 3
-    assert optimizer.statistics[-1]["best_weighted_fitness"] > optimizer.statistics[0]["best_weighted_fitness"]
-    assert np.linalg.norm(centre_of(optimizer) - CENTER) > np.linalg.norm(np.array([-1.0, 1.5, 0.5]) - CENTER)
+    assert (
+        optimizer.statistics[-1]["best_weighted_fitness"]
+        > optimizer.statistics[0]["best_weighted_fitness"]
+    )
+    assert np.linalg.norm(centre_of(optimizer) - CENTER) > np.linalg.norm(
+        np.array([-1.0, 1.5, 0.5]) - CENTER
+    )
 
 
 @pytest.mark.parametrize("case", ["es", "nes", "gd-classic", "mgd-classic"])
@@ -595,11 +707,24 @@ def _bad(case, error, message, **params):
         _bad("es", TypeError, "learning_rate must be a real number, got str", learning_rate="0.1"),
         _bad("es", ValueError, "learning_rate must be > 0, got -1", learning_rate=-1),
         _bad("es", ValueError, "noise_std must be finite and > 0", noise_std=0.0),
-        _bad("es", ValueError, r"noise_std must be one number or 3 numbers .* got 2", noise_std=[0.1, 0.2]),
         _bad(
-            "es", TypeError, "mirrored_sampling_enabled must be True or False, got int 1", mirrored_sampling_enabled=1
+            "es",
+            ValueError,
+            r"noise_std must be one number or 3 numbers .* got 2",
+            noise_std=[0.1, 0.2],
         ),
-        _bad("es", TypeError, "fitness_shaping_enabled must be True or False", fitness_shaping_enabled="yes"),
+        _bad(
+            "es",
+            TypeError,
+            "mirrored_sampling_enabled must be True or False, got int 1",
+            mirrored_sampling_enabled=1,
+        ),
+        _bad(
+            "es",
+            TypeError,
+            "fitness_shaping_enabled must be True or False",
+            fitness_shaping_enabled="yes",
+        ),
         _bad("es", ValueError, "pop_size must be >= 1, got 0", pop_size=0),
         _bad("es", ValueError, "n_iteration must be >= 1, got 0", n_iteration=0),
         _bad("es", ValueError, "stop_criterion must not be NaN", stop_criterion=math.nan),
@@ -611,20 +736,55 @@ def _bad(case, error, message, **params):
         _bad("nes", TypeError, "mu must be None or an array of numbers", mu="abc"),
         _bad("nes", ValueError, "sigma must be finite and > 0", sigma=[1.0, -1.0, 1.0]),
         _bad("nes", ValueError, "pop_size must be >= 1, got 0", pop_size=0),
-        _bad("gd-classic", ValueError, "exploration_step_size must be > 0, got 0", exploration_step_size=0.0),
+        _bad(
+            "gd-classic",
+            ValueError,
+            "exploration_step_size must be > 0, got 0",
+            exploration_step_size=0.0,
+        ),
         _bad("gd-classic", ValueError, "n_random_steps must be >= 1, got 0", n_random_steps=0),
-        _bad("gd-classic", TypeError, "n_random_steps must be an integer, got float 2.0", n_random_steps=2.0),
-        _bad("gd-stochastic", ValueError, r"stochastic_decay must be in \[0, 1\], got 1.5", stochastic_decay=1.5),
+        _bad(
+            "gd-classic",
+            TypeError,
+            "n_random_steps must be an integer, got float 2.0",
+            n_random_steps=2.0,
+        ),
+        _bad(
+            "gd-stochastic",
+            ValueError,
+            r"stochastic_decay must be in \[0, 1\], got 1.5",
+            stochastic_decay=1.5,
+        ),
         _bad(
             "gd-stochastic",
             ValueError,
             r"stochastic_deviation must be in \[0, inf\], got -1",
             stochastic_deviation=-1.0,
         ),
-        _bad("gd-adam", ValueError, r"first_order_decay must be in \[0, 1\), got 1", first_order_decay=1.0),
-        _bad("gd-adam", ValueError, r"second_order_decay must be in \[0, 1\], got 2", second_order_decay=2.0),
-        _bad("gd-adamax", ValueError, r"first_order_decay must be in \[0, 1\), got 1", first_order_decay=1.0),
-        _bad("gd-rmsprop", ValueError, r"momentum_decay must be in \[0, 1\), got 1", momentum_decay=1.0),
+        _bad(
+            "gd-adam",
+            ValueError,
+            r"first_order_decay must be in \[0, 1\), got 1",
+            first_order_decay=1.0,
+        ),
+        _bad(
+            "gd-adam",
+            ValueError,
+            r"second_order_decay must be in \[0, 1\], got 2",
+            second_order_decay=2.0,
+        ),
+        _bad(
+            "gd-adamax",
+            ValueError,
+            r"first_order_decay must be in \[0, 1\), got 1",
+            first_order_decay=1.0,
+        ),
+        _bad(
+            "gd-rmsprop",
+            ValueError,
+            r"momentum_decay must be in \[0, 1\), got 1",
+            momentum_decay=1.0,
+        ),
         _bad("mgd-classic", ValueError, "n_inner_params must be >= 1, got 0", n_inner_params=0),
         _bad(
             "mgd-classic",
@@ -646,10 +806,15 @@ def test_bad_parameters_are_refused(case, params, error, message):
         (
             GradientDescentOptimizer,
             EvolutionStrategiesParameters(),
-            "parameters must be one of ClassicGDParameters, StochasticGDParameters, AdamParameters, "
+            "parameters must be one of ClassicGDParameters, StochasticGDParameters, "
+            "AdamParameters, "
             "AdaMaxParameters, RMSPropParameters, got EvolutionStrategiesParameters",
         ),
-        (MultiGradientDescentOptimizer, ClassicGDParameters(), "parameters must be one of MultiClassicGDParameters"),
+        (
+            MultiGradientDescentOptimizer,
+            ClassicGDParameters(),
+            "parameters must be one of MultiClassicGDParameters",
+        ),
         (
             EvolutionStrategiesOptimizer,
             NaturalEvolutionStrategiesParameters(),
@@ -699,7 +864,11 @@ def test_parameter_fields_match_l2l():
         "stop_criterion",
         "seed",
     )
-    assert StochasticGDParameters._fields[:3] == ("learning_rate", "stochastic_deviation", "stochastic_decay")
+    assert StochasticGDParameters._fields[:3] == (
+        "learning_rate",
+        "stochastic_deviation",
+        "stochastic_decay",
+    )
     assert (
         AdamParameters._fields
         == AdaMaxParameters._fields

@@ -38,7 +38,13 @@ class TestOptimizee(Optimizee):
     """Sphere or Rastrigin on [-5, 5]^2, with a sleep, failures and a record of every start."""
 
     def __init__(self, traj, function, sleep, marks, run, fail):
-        self.function, self.sleep, self.marks, self.run, self.fail = function, sleep, marks, run, fail
+        self.function, self.sleep, self.marks, self.run, self.fail = (
+            function,
+            sleep,
+            marks,
+            run,
+            fail,
+        )
         self.rng = np.random.default_rng(100)
 
     def create_individual(self):
@@ -75,7 +81,9 @@ def main():
     fail = dict(tuple(map(int, item.split(":"))) for item in str(fail).split(",") if item)
     seed = options.pop("seed", 0)
     pop_size = options.pop("pop_size", 10)
-    run_args = {k: options.pop(k) for k in ("max_pending", "checkpoint_interval", "ordered") if k in options}
+    run_args = {
+        k: options.pop(k) for k in ("max_pending", "checkpoint_interval", "ordered") if k in options
+    }
     runner_params = {k[3:]: options.pop(k) for k in list(options) if k.startswith("rp.")}
 
     experiment = AsyncExperiment(root)
@@ -83,10 +91,14 @@ def main():
     optimizee = TestOptimizee(traj, function, sleep, marks, run, fail)
     if opt == "random":
         parameters = AsyncRandomSearchParameters(seed=seed, lower=-5.0, upper=5.0)
-        optimizer = AsyncRandomSearch(optimizee.create_individual, (-1.0,), parameters, optimizee.bounding_func)
+        optimizer = AsyncRandomSearch(
+            optimizee.create_individual, (-1.0,), parameters, optimizee.bounding_func
+        )
     else:
         parameters = SteadyStateParameters(seed=seed, pop_size=pop_size)
-        optimizer = SteadyStateOptimizer(optimizee.create_individual, (-1.0,), parameters, optimizee.bounding_func)
+        optimizer = SteadyStateOptimizer(
+            optimizee.create_individual, (-1.0,), parameters, optimizee.bounding_func
+        )
     experiment.run_experiment(optimizer=optimizer, optimizee=optimizee, budget=budget, **run_args)
     traj, paths = experiment.end_experiment(optimizer)
     if experiment.is_root:

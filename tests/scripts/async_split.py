@@ -22,11 +22,18 @@ def main():
     sub = WORLD.Split(color, WORLD.Get_rank())
     experiment = AsyncExperiment(root, comm=sub)
     experiment.prepare_experiment(name=f"half{color}", overwrite=True)
-    optimizer = AsyncRandomSearch(lambda: {"x": np.zeros(2)}, (-1.0,),
-                                  AsyncRandomSearchParameters(seed=3, lower=-2.0, upper=2.0))
+    optimizer = AsyncRandomSearch(
+        lambda: {"x": np.zeros(2)},
+        (-1.0,),
+        AsyncRandomSearchParameters(seed=3, lower=-2.0, upper=2.0),
+    )
     experiment.run_experiment(optimizer=optimizer, optimizee=Sphere(""), budget=40)
     experiment.end_experiment(optimizer)
-    mine = [sub.Get_size(), optimizer.best_number, list(optimizer.best_fitness)] if experiment.is_root else None
+    mine = (
+        [sub.Get_size(), optimizer.best_number, list(optimizer.best_fitness)]
+        if experiment.is_root
+        else None
+    )
     gathered = [r for r in WORLD.gather(mine, root=0) or [] if r is not None]
     sub.Free()
     if WORLD.Get_rank() == 0:

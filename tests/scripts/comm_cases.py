@@ -73,11 +73,16 @@ def scheduler(root):
         report["empty_after_collect"] = s.get_finished_runs() == []
         report["pending_after"] = s.pending_runs()
         report["runs"] = sorted(
-            [x, value.status.name, value.cost, value.additional_info.get("error")] for x, value in finished
+            [x, value.status.name, value.cost, value.additional_info.get("error")]
+            for x, value in finished
         )
         crashed = [v for _, v in finished if v.status == StatusType.CRASHED]
-        report["tracebacks"] = all("failing_square" in v.additional_info["traceback"] for v in crashed)
-        report["exception_types"] = sorted({type(v.additional_info["exception"]).__name__ for v in crashed})
+        report["tracebacks"] = all(
+            "failing_square" in v.additional_info["traceback"] for v in crashed
+        )
+        report["exception_types"] = sorted(
+            {type(v.additional_info["exception"]).__name__ for v in crashed}
+        )
         s.wait()  # nothing pending: returns at once
         return report
 
@@ -121,7 +126,9 @@ def limits(root):
             s.submit_run(x)
         s.submit_run(3.0, timeout=0.5)  # sleeps like 3, with a time limit of its own
         finished = collect_all(s)
-        return sorted([x, v.status.name, v.cost, v.additional_info.get("error")] for x, v in finished)
+        return sorted(
+            [x, v.status.name, v.cost, v.additional_info.get("error")] for x, v in finished
+        )
 
 
 def policies_once_crashed(marker_dir):
@@ -170,9 +177,14 @@ def threads(root):
 
 if __name__ == "__main__":
     case, root, out = sys.argv[1:]
-    result = {"twice": twice, "split": split, "scheduler": scheduler, "limits": limits, "policies": policies, "threads": threads}[
-        case
-    ](root)
+    result = {
+        "twice": twice,
+        "split": split,
+        "scheduler": scheduler,
+        "limits": limits,
+        "policies": policies,
+        "threads": threads,
+    }[case](root)
     if WORLD.Get_rank() == 0:
         with open(out, "w") as f:
             json.dump(result, f)

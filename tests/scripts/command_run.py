@@ -37,8 +37,13 @@ def main():
     traj, _ = experiment.end_experiment(optimizer)
     if experiment.is_root:
         report = {
-            "results": {g: [[i, list(f)] for i, f in r] for g, r in traj.results.all_results.items()},
-            "points": {g: [list(ind.x) for ind in traj.individuals[g]] for g in traj.results.all_results.keys()},
+            "results": {
+                g: [[i, list(f)] for i, f in r] for g, r in traj.results.all_results.items()
+            },
+            "points": {
+                g: [list(ind.x) for ind in traj.individuals[g]]
+                for g in traj.results.all_results.keys()
+            },
             "attempts": {
                 g: [{k: a[k] for k in ("ind_idx", "attempt", "rank", "status", "error")} for a in r]
                 for g, r in traj.results.attempts.items()

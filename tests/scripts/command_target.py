@@ -18,7 +18,10 @@ with open(os.environ["MPIL2L_PARAMS_FILE"]) as f:
 ind, attempt = where["ind_idx"], where["attempt"]
 mode = os.environ.get("TARGET_MODE", "")
 fitness = sum(v * v for v in x)
-print(f"evaluating individual {ind} attempt {attempt} launched={os.environ.get('LAUNCHED', '')}", flush=True)
+print(
+    f"evaluating individual {ind} attempt {attempt} launched={os.environ.get('LAUNCHED', '')}",
+    flush=True,
+)
 print(f"stderr of individual {ind}", file=sys.stderr, flush=True)
 if mode == "fail" and ind == 1 and attempt == 0:
     print("boom: failing on purpose", file=sys.stderr)

@@ -24,16 +24,24 @@ def main():
     traj, _ = experiment.prepare_experiment(
         name="faults", overwrite=True, runner_params=json.loads(runner_params), **options
     )
-    faults = {tuple(map(int, k.split(","))) if "," in k else int(k): v for k, v in json.loads(faults).items()}
+    faults = {
+        tuple(map(int, k.split(","))) if "," in k else int(k): v
+        for k, v in json.loads(faults).items()
+    }
     optimizee = FaultInjectionOptimizee(traj, faults, hang_seconds=hang)
     optimizer = RandomSearch(traj, n, gens, "")
     experiment.run_experiment(optimizer=optimizer, optimizee=optimizee)
     traj, _ = experiment.end_experiment(optimizer)
     if experiment.is_root:
         report = {
-            "results": {g: [[i, list(f)] for i, f in r] for g, r in traj.results.all_results.items()},
+            "results": {
+                g: [[i, list(f)] for i, f in r] for g, r in traj.results.all_results.items()
+            },
             "attempts": {
-                g: [{k: a[k] for k in ("ind_idx", "attempt", "rank", "status", "fitness", "error")} for a in r]
+                g: [
+                    {k: a[k] for k in ("ind_idx", "attempt", "rank", "status", "fitness", "error")}
+                    for a in r
+                ]
                 for g, r in traj.results.attempts.items()
             },
         }

@@ -65,7 +65,9 @@ RUNNER_PARAMS = {
     2: {"dispatch": "dynamic", "isolation": "process"},
 }
 
-Case = namedtuple("Case", ["optimizer", "parameters", "settings", "function", "budget", "tolerance"])
+Case = namedtuple(
+    "Case", ["optimizer", "parameters", "settings", "function", "budget", "tolerance"]
+)
 Case.__doc__ = """One conformance entry.
 
 Args:
@@ -80,91 +82,175 @@ Args:
 
 CASES = {
     "GridSearch": Case(
-        GridSearchOptimizer, GridSearchParameters, dict(param_grid={"coords": (-5.0, 5.0, 20)}),
-        "Rastrigin2d", budget=441, tolerance=1e-9,
+        GridSearchOptimizer,
+        GridSearchParameters,
+        dict(param_grid={"coords": (-5.0, 5.0, 20)}),
+        "Rastrigin2d",
+        budget=441,
+        tolerance=1e-9,
     ),
     "GeneticAlgorithm": Case(
-        GeneticAlgorithmOptimizer, GeneticAlgorithmParameters,
-        dict(pop_size=50, n_iteration=30, cx_prob=0.7, mut_prob=0.5, ind_prob=0.5, tourn_size=3,
-             mate_par=0.5, mut_par=0.5),
-        "Rastrigin2d", budget=1500, tolerance=0.05,
+        GeneticAlgorithmOptimizer,
+        GeneticAlgorithmParameters,
+        dict(
+            pop_size=50,
+            n_iteration=30,
+            cx_prob=0.7,
+            mut_prob=0.5,
+            ind_prob=0.5,
+            tourn_size=3,
+            mate_par=0.5,
+            mut_par=0.5,
+        ),
+        "Rastrigin2d",
+        budget=1500,
+        tolerance=0.05,
     ),
     "CrossEntropy": Case(
-        CrossEntropyOptimizer, CrossEntropyParameters,
+        CrossEntropyOptimizer,
+        CrossEntropyParameters,
         lambda: dict(pop_size=50, rho=0.2, smoothing=0.2, n_iteration=20, distribution=Gaussian()),
-        "Ackley2d", budget=1000, tolerance=1e-3,
+        "Ackley2d",
+        budget=1000,
+        tolerance=1e-3,
     ),
     "CrossEntropy-NoisyGaussian": Case(
-        CrossEntropyOptimizer, CrossEntropyParameters,
-        lambda: dict(pop_size=80, rho=0.2, n_iteration=25,
-                     distribution=NoisyGaussian(noise_magnitude=0.5, noise_decay=0.8)),
-        "Rosenbrock2d", budget=2000, tolerance=0.05,
+        CrossEntropyOptimizer,
+        CrossEntropyParameters,
+        lambda: dict(
+            pop_size=80,
+            rho=0.2,
+            n_iteration=25,
+            distribution=NoisyGaussian(noise_magnitude=0.5, noise_decay=0.8),
+        ),
+        "Rosenbrock2d",
+        budget=2000,
+        tolerance=0.05,
     ),
     "FACE": Case(
-        FACEOptimizer, FACEParameters,
-        lambda: dict(n_iteration=25, min_pop_size=20, max_pop_size=50, n_elite=10, smoothing=0.2,
-                     distribution=Gaussian()),
-        "Ackley2d", budget=1250, tolerance=1e-3,
+        FACEOptimizer,
+        FACEParameters,
+        lambda: dict(
+            n_iteration=25,
+            min_pop_size=20,
+            max_pop_size=50,
+            n_elite=10,
+            smoothing=0.2,
+            distribution=Gaussian(),
+        ),
+        "Ackley2d",
+        budget=1250,
+        tolerance=1e-3,
     ),
     "EvolutionStrategies": Case(
-        EvolutionStrategiesOptimizer, EvolutionStrategiesParameters,
+        EvolutionStrategiesOptimizer,
+        EvolutionStrategiesParameters,
         dict(learning_rate=1.0, noise_std=0.6, pop_size=10, n_iteration=60),
-        "Ackley2d", budget=1260, tolerance=0.05,
+        "Ackley2d",
+        budget=1260,
+        tolerance=0.05,
     ),
     "NaturalEvolutionStrategies": Case(
-        NaturalEvolutionStrategiesOptimizer, NaturalEvolutionStrategiesParameters,
+        NaturalEvolutionStrategiesOptimizer,
+        NaturalEvolutionStrategiesParameters,
         dict(sigma=1.0, pop_size=10, n_iteration=40),
-        "Ackley2d", budget=800, tolerance=0.01,
+        "Ackley2d",
+        budget=800,
+        tolerance=0.01,
     ),
     # gradient descent is local: Permutation2d is smooth, with one basin over most of its box
     "GradientDescent-ClassicGD": Case(
-        GradientDescentOptimizer, ClassicGDParameters,
+        GradientDescentOptimizer,
+        ClassicGDParameters,
         dict(learning_rate=0.1, exploration_step_size=1e-4, n_random_steps=2, n_iteration=40),
-        "Permutation2d", budget=120, tolerance=0.01,
+        "Permutation2d",
+        budget=120,
+        tolerance=0.01,
     ),
     "GradientDescent-StochasticGD": Case(
-        GradientDescentOptimizer, StochasticGDParameters,
-        dict(learning_rate=0.1, exploration_step_size=1e-4, n_random_steps=2, stochastic_deviation=0.5,
-             stochastic_decay=0.9, n_iteration=40),
-        "Permutation2d", budget=120, tolerance=0.01,
+        GradientDescentOptimizer,
+        StochasticGDParameters,
+        dict(
+            learning_rate=0.1,
+            exploration_step_size=1e-4,
+            n_random_steps=2,
+            stochastic_deviation=0.5,
+            stochastic_decay=0.9,
+            n_iteration=40,
+        ),
+        "Permutation2d",
+        budget=120,
+        tolerance=0.01,
     ),
     "GradientDescent-Adam": Case(
-        GradientDescentOptimizer, AdamParameters,
-        dict(learning_rate=0.2, exploration_step_size=1e-4, n_random_steps=2, second_order_decay=0.99,
-             n_iteration=40),
-        "Permutation2d", budget=120, tolerance=0.01,
+        GradientDescentOptimizer,
+        AdamParameters,
+        dict(
+            learning_rate=0.2,
+            exploration_step_size=1e-4,
+            n_random_steps=2,
+            second_order_decay=0.99,
+            n_iteration=40,
+        ),
+        "Permutation2d",
+        budget=120,
+        tolerance=0.01,
     ),
     "GradientDescent-AdaMax": Case(
-        GradientDescentOptimizer, AdaMaxParameters,
+        GradientDescentOptimizer,
+        AdaMaxParameters,
         dict(learning_rate=0.5, exploration_step_size=1e-4, n_random_steps=2, n_iteration=40),
-        "Permutation2d", budget=120, tolerance=0.01,
+        "Permutation2d",
+        budget=120,
+        tolerance=0.01,
     ),
     "GradientDescent-RMSProp": Case(
-        GradientDescentOptimizer, RMSPropParameters,
+        GradientDescentOptimizer,
+        RMSPropParameters,
         dict(learning_rate=0.2, exploration_step_size=1e-4, n_random_steps=2, n_iteration=40),
-        "Permutation2d", budget=120, tolerance=0.01,
+        "Permutation2d",
+        budget=120,
+        tolerance=0.01,
     ),
     # three points per evaluation: 40 evaluations explore 120 points
     "MultiGradientDescent-Adam": Case(
-        MultiGradientDescentOptimizer, MultiAdamParameters,
-        dict(learning_rate=0.2, exploration_step_size=1e-4, n_random_steps=1, n_inner_params=3,
-             second_order_decay=0.99, n_iteration=40),
-        "Permutation2d", budget=40, tolerance=0.01,
+        MultiGradientDescentOptimizer,
+        MultiAdamParameters,
+        dict(
+            learning_rate=0.2,
+            exploration_step_size=1e-4,
+            n_random_steps=1,
+            n_inner_params=3,
+            second_order_decay=0.99,
+            n_iteration=40,
+        ),
+        "Permutation2d",
+        budget=40,
+        tolerance=0.01,
     ),
     "SimulatedAnnealing": Case(
-        SimulatedAnnealingOptimizer, SimulatedAnnealingParameters,
+        SimulatedAnnealingOptimizer,
+        SimulatedAnnealingParameters,
         dict(n_parallel_runs=40, noisy_step=1.0, temp_decay=0.9, n_iteration=30),
-        "Rosenbrock2d", budget=1200, tolerance=0.05,
+        "Rosenbrock2d",
+        budget=1200,
+        tolerance=0.05,
     ),
     "ParallelTempering": Case(
-        ParallelTemperingOptimizer, ParallelTemperingParameters,
+        ParallelTemperingOptimizer,
+        ParallelTemperingParameters,
         dict(n_parallel_runs=20, noisy_step=1.0, n_iteration=50),
-        "Ackley2d", budget=1000, tolerance=0.1,
+        "Ackley2d",
+        budget=1000,
+        tolerance=0.1,
     ),
     "EnsembleKalmanFilter": Case(
-        EnsembleKalmanFilter, EnsembleKalmanFilterParameters,
+        EnsembleKalmanFilter,
+        EnsembleKalmanFilterParameters,
         dict(pop_size=30, n_iteration=30, gamma=1e-6, sampling_generation=3),
-        "Rosenbrock2d", budget=900, tolerance=1e-3,
+        "Rosenbrock2d",
+        budget=900,
+        tolerance=1e-3,
     ),
 }
 
@@ -174,7 +260,9 @@ class PackedFunctionOptimizee(FunctionGeneratorOptimizee):
     points and returns their values one after the other."""
 
     def simulate(self, traj):
-        return tuple(self.fg_instance(inner["coords"]) for inner in unpack_individual(traj.individual))
+        return tuple(
+            self.fg_instance(inner["coords"]) for inner in unpack_individual(traj.individual)
+        )
 
 
 def parameters_of(case, seed):
@@ -189,9 +277,15 @@ def make_run(name, seed, traj):
     case = CASES[name]
     (_, function), _ = BenchmarkedFunctions().get_function_by_name(case.function)
     packed = case.optimizer is MultiGradientDescentOptimizer
-    optimizee = (PackedFunctionOptimizee if packed else FunctionGeneratorOptimizee)(traj, function, seed=seed)
+    optimizee = (PackedFunctionOptimizee if packed else FunctionGeneratorOptimizee)(
+        traj, function, seed=seed
+    )
     optimizer = case.optimizer(
-        traj, optimizee.create_individual, (-1.0,), parameters_of(case, seed), optimizee.bounding_func
+        traj,
+        optimizee.create_individual,
+        (-1.0,),
+        parameters_of(case, seed),
+        optimizee.bounding_func,
     )
     return optimizee, optimizer
 
@@ -228,7 +322,9 @@ def run_case(root, name, seed):
         "case": name,
         "seed": seed,
         "best_fitness": float(optimizer.best_fitness[0]),
-        "best_individual": {k: np.asarray(v, dtype=float).tolist() for k, v in optimizer.best_individual.items()},
+        "best_individual": {
+            k: np.asarray(v, dtype=float).tolist() for k, v in optimizer.best_individual.items()
+        },
         "generations": len(results),
         "evaluations": sum(len(r) for r in results.values()),
         "digest": digest(traj),

@@ -26,7 +26,15 @@ from mpil2l import Experiment, SimulationResult
 
 
 def options(argv):
-    opts = {"log": "auto", "isolation": "process", "dispatch": "dynamic", "n": "12", "gens": "3", "bad": "", "mp": "True"}
+    opts = {
+        "log": "auto",
+        "isolation": "process",
+        "dispatch": "dynamic",
+        "n": "12",
+        "gens": "3",
+        "bad": "",
+        "mp": "True",
+    }
     for item in argv:
         key, _, value = item.partition("=")
         opts[key] = value
@@ -43,7 +51,9 @@ class Walk:
 
     def _expand(self, traj):
         points = self.rng.normal(0.0, 1.0, (self.n, 2))
-        traj.f_expand({"generation": [self.g], "ind_idx": list(range(self.n)), "individual.x": list(points)})
+        traj.f_expand(
+            {"generation": [self.g], "ind_idx": list(range(self.n)), "individual.x": list(points)}
+        )
 
     def post_process(self, traj, results):
         assert [idx for idx, _ in results] == list(range(self.n))
@@ -72,7 +82,9 @@ class Traced:
             trace = trace[None, :]
         spikes = np.array([[g, i]] * (i % 3), dtype=np.int32).reshape(i % 3, 2)
         if i % 2:
-            return SimulationResult(fitness, {"trace": trace, "spikes": spikes, "score": np.float32(x.sum())})
+            return SimulationResult(
+                fitness, {"trace": trace, "spikes": spikes, "score": np.float32(x.sum())}
+            )
         return fitness, {"trace": trace, "spikes": spikes, "score": np.float32(x.sum())}
 
 
@@ -80,9 +92,16 @@ def main():
     root, *rest = sys.argv[1:]
     opts = options(rest)
     experiment = Experiment(root)
-    runner_params = {"results_log": opts["log"], "isolation": opts["isolation"], "dispatch": opts["dispatch"]}
+    runner_params = {
+        "results_log": opts["log"],
+        "isolation": opts["isolation"],
+        "dispatch": opts["dispatch"],
+    }
     traj, _ = experiment.prepare_experiment(
-        name="outputs", overwrite=True, runner_params=runner_params, multiprocessing=opts["mp"] == "True"
+        name="outputs",
+        overwrite=True,
+        runner_params=runner_params,
+        multiprocessing=opts["mp"] == "True",
     )
     optimizer = Walk(traj, int(opts["n"]), int(opts["gens"]))
     experiment.run_experiment(optimizer=optimizer, optimizee=Traced(opts["bad"]))

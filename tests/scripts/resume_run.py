@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-import mpil2l.experiment.generational
+import mpil2l.experiment.checkpointing
 from mpil2l import Experiment, Optimizee
 from mpil2l.optimizers import (
     AdamParameters,
@@ -68,17 +68,23 @@ def build(kind, traj, optimizee, pop, gens):
         params = GeneticAlgorithmParameters(seed=7, pop_size=pop, n_iteration=gens, mut_par=0.5)
         cls = GeneticAlgorithmOptimizer
     elif kind == "ce":
-        params = CrossEntropyParameters(pop_size=pop, rho=0.5, n_iteration=gens, distribution=NoisyGaussian(), seed=7)
+        params = CrossEntropyParameters(
+            pop_size=pop, rho=0.5, n_iteration=gens, distribution=NoisyGaussian(), seed=7
+        )
         cls = CrossEntropyOptimizer
     elif kind == "gd":
         params = AdamParameters(learning_rate=0.1, n_random_steps=pop, n_iteration=gens, seed=7)
         cls = GradientDescentOptimizer
     elif kind == "sa":
-        params = SimulatedAnnealingParameters(n_parallel_runs=pop, noisy_step=0.5, temp_decay=0.9, n_iteration=gens, seed=7)
+        params = SimulatedAnnealingParameters(
+            n_parallel_runs=pop, noisy_step=0.5, temp_decay=0.9, n_iteration=gens, seed=7
+        )
         cls = SimulatedAnnealingOptimizer
     else:
         raise SystemExit(f"unknown optimizer {kind!r}")
-    return counting(cls)(traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func)
+    return counting(cls)(
+        traj, optimizee.create_individual, (-1.0,), params, optimizee.bounding_func
+    )
 
 
 PACKED_THEN = []  # generations packed when post_process was called, call by call
@@ -100,16 +106,27 @@ def content(traj):
     """What a trajectory holds of every generation, as JSON-able lists: its individuals,
     results and attempt records (less the fields that vary between runs: rank, times,
     error text), attempts sorted (they arrive in any order)."""
+
     def attempt(a):
-        return [a["generation"], a["ind_idx"], a["attempt"], str(a["status"]), a["fitness"] and list(a["fitness"])]
+        return [
+            a["generation"],
+            a["ind_idx"],
+            a["attempt"],
+            str(a["status"]),
+            a["fitness"] and list(a["fitness"]),
+        ]
 
     return {
-        "results": {str(g): [[i, list(f)] for i, f in r] for g, r in traj.results.all_results.items()},
+        "results": {
+            str(g): [[i, list(f)] for i, f in r] for g, r in traj.results.all_results.items()
+        },
         "individuals": {
             str(g): [[ind.generation, ind.ind_idx, np.asarray(ind.coords).tolist()] for ind in inds]
             for g, inds in traj.individuals.items()
         },
-        "attempts": {str(g): sorted(attempt(a) for a in r) for g, r in traj.results.attempts.items()},
+        "attempts": {
+            str(g): sorted(attempt(a) for a in r) for g, r in traj.results.attempts.items()
+        },
     }
 
 
@@ -123,7 +140,7 @@ def main():
     experiment = Experiment(root)
     checkpoint = opts.get("checkpoint")
     if opts.get("every"):
-        mpil2l.experiment.generational.CHECKPOINT_COST_RATIO = 0
+        mpil2l.experiment.checkpointing.CHECKPOINT_COST_RATIO = 0
     traj, _ = experiment.prepare_experiment(
         name=name,
         checkpoint=checkpoint,

@@ -47,17 +47,29 @@ def two_objectives(config):
 
 def trial_row(info, value):
     return {
-        "config": dict(info.config), "instance": info.instance, "seed": info.seed, "status": value.status.name,
-        "cost": value.cost, "time": value.time, "cpu_time": value.cpu_time, "start": value.starttime,
+        "config": dict(info.config),
+        "instance": info.instance,
+        "seed": info.seed,
+        "status": value.status.name,
+        "cost": value.cost,
+        "time": value.time,
+        "cpu_time": value.cpu_time,
+        "start": value.starttime,
         "end": value.endtime,
-        "info": {k: v for k, v in value.additional_info.items() if k in ("error", "note", "traceback", "rank")},
+        "info": {
+            k: v
+            for k, v in value.additional_info.items()
+            if k in ("error", "note", "traceback", "rank")
+        },
     }
 
 
 def history_rows(smac):
     rows = []
     for key, value in smac.runhistory.items():
-        info = TrialInfo(smac.runhistory.get_config(key.config_id), key.instance, key.seed, key.budget)
+        info = TrialInfo(
+            smac.runhistory.get_config(key.config_id), key.instance, key.seed, key.budget
+        )
         rows.append(trial_row(info, value))
     return rows
 
@@ -76,9 +88,16 @@ def submit_all(runner, trials):
 
 
 def statuses(out, report):
-    space = ConfigurationSpace({"mode": ["ok", "info", "raise", "nan", "none", "hang", "memory", "wrong_count"]})
-    scenario = Scenario(space, output_directory=os.path.join(out, "smac"), crash_cost=1e6, trial_walltime_limit=1.0,
-                        trial_memory_limit=150)
+    space = ConfigurationSpace(
+        {"mode": ["ok", "info", "raise", "nan", "none", "hang", "memory", "wrong_count"]}
+    )
+    scenario = Scenario(
+        space,
+        output_directory=os.path.join(out, "smac"),
+        crash_cost=1e6,
+        trial_walltime_limit=1.0,
+        trial_memory_limit=150,
+    )
     with SMAC3Runner(scenario, status_target) as runner:
         if runner is not None:
             report["workers"] = runner.count_available_workers()
@@ -89,9 +108,15 @@ def statuses(out, report):
             report["available"] = available
             status, cost, runtime, cpu_time, info = runner.run(configs["ok"], seed=3)
             report["run"] = [status.name, cost]
-            report["run_wrapper"] = runner.run_wrapper(TrialInfo(configs["raise"], seed=1))[1].status.name
-    multi = Scenario(ConfigurationSpace({"mode": ["ok", "missing"]}), objectives=["error", "time"],
-                     output_directory=os.path.join(out, "smac-multi"), crash_cost=[9.0, 99.0])
+            report["run_wrapper"] = runner.run_wrapper(TrialInfo(configs["raise"], seed=1))[
+                1
+            ].status.name
+    multi = Scenario(
+        ConfigurationSpace({"mode": ["ok", "missing"]}),
+        objectives=["error", "time"],
+        output_directory=os.path.join(out, "smac-multi"),
+        crash_cost=[9.0, 99.0],
+    )
     with SMAC3Runner(multi, two_objectives) as runner:
         if runner is not None:
             space = multi.configspace
@@ -112,21 +137,40 @@ def per_instance(config, instance, seed):
 
 def facades(out, report):
     space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
-    hpo = Scenario(space, deterministic=True, n_trials=12, seed=1, output_directory=os.path.join(out, "hpo"))
+    hpo = Scenario(
+        space, deterministic=True, n_trials=12, seed=1, output_directory=os.path.join(out, "hpo")
+    )
     with SMAC3Runner(hpo, quadratic) as runner:
         if runner is not None:
             design = HyperparameterOptimizationFacade.get_initial_design(hpo, n_configs=6)
-            maximizer = HyperparameterOptimizationFacade.get_acquisition_maximizer(hpo, challengers=1000)
-            smac = HyperparameterOptimizationFacade(hpo, runner, initial_design=design, acquisition_maximizer=maximizer,
-                                                    overwrite=True, logging_level=40)
+            maximizer = HyperparameterOptimizationFacade.get_acquisition_maximizer(
+                hpo, challengers=1000
+            )
+            smac = HyperparameterOptimizationFacade(
+                hpo,
+                runner,
+                initial_design=design,
+                acquisition_maximizer=maximizer,
+                overwrite=True,
+                logging_level=40,
+            )
             workers = runner.count_available_workers()
             incumbent = smac.optimize()
-            report["hpo"] = {"workers": workers, "incumbent_cost": smac.runhistory.get_cost(incumbent),
-                             "trials": history_rows(smac)}
+            report["hpo"] = {
+                "workers": workers,
+                "incumbent_cost": smac.runhistory.get_cost(incumbent),
+                "trials": history_rows(smac),
+            }
     ac_space = ConfigurationSpace({"x": (0.0, 4.0)}, seed=0)
     instances = ["inst-1", "inst-2", "inst-3"]
-    ac = Scenario(ac_space, n_trials=12, seed=1, instances=instances, output_directory=os.path.join(out, "ac"),
-                  instance_features={name: [float(i)] for i, name in enumerate(instances)})
+    ac = Scenario(
+        ac_space,
+        n_trials=12,
+        seed=1,
+        instances=instances,
+        output_directory=os.path.join(out, "ac"),
+        instance_features={name: [float(i)] for i, name in enumerate(instances)},
+    )
     with SMAC3Runner(ac, per_instance) as runner:
         if runner is not None:
             smac = AlgorithmConfigurationFacade(ac, runner, overwrite=True, logging_level=40)
@@ -136,10 +180,20 @@ def facades(out, report):
 
 def refused(out, report):
     """A scenario asking for SMAC's Dask workers is refused on every rank."""
-    scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_workers=2, output_directory=os.path.join(out, "smac"))
-    limited = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), trial_walltime_limit=5.0,
-                       output_directory=os.path.join(out, "smac"))
-    for name, args in (("refused", (scenario, quadratic)), ("unkillable", (limited, quadratic, None, None, "none"))):
+    scenario = Scenario(
+        ConfigurationSpace({"x": (0.0, 1.0)}),
+        n_workers=2,
+        output_directory=os.path.join(out, "smac"),
+    )
+    limited = Scenario(
+        ConfigurationSpace({"x": (0.0, 1.0)}),
+        trial_walltime_limit=5.0,
+        output_directory=os.path.join(out, "smac"),
+    )
+    for name, args in (
+        ("refused", (scenario, quadratic)),
+        ("unkillable", (limited, quadratic, None, None, "none")),
+    ):
         try:
             SMAC3Runner(*args)
             message = None
@@ -166,12 +220,21 @@ def slow(config):
 
 def rank0_fails(out, report):
     """An exception on rank 0 inside the block ends every rank, busy workers included."""
-    scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}, seed=0), n_trials=50, deterministic=True,
-                        output_directory=os.path.join(out, "smac"))
+    scenario = Scenario(
+        ConfigurationSpace({"x": (0.0, 1.0)}, seed=0),
+        n_trials=50,
+        deterministic=True,
+        output_directory=os.path.join(out, "smac"),
+    )
     with SMAC3Runner(scenario, slow) as runner:
         if runner is not None:
-            HyperparameterOptimizationFacade(scenario, runner, overwrite=True, logging_level=40,
-                                             callbacks=[FailWhenAllBusy(runner)]).optimize()
+            HyperparameterOptimizationFacade(
+                scenario,
+                runner,
+                overwrite=True,
+                logging_level=40,
+                callbacks=[FailWhenAllBusy(runner)],
+            ).optimize()
 
 
 CASES = {"statuses": [statuses], "all": [statuses, facades, refused], "rank0_fails": [rank0_fails]}

@@ -41,7 +41,9 @@ def runtime_target(config, instance):
 
 
 def two_objectives(config, **kwargs):
-    return {"list": [1.0, 2.0], "dict": {"size": 3.0, "error": 0.5}, "missing": {"error": 0.5}}[config["mode"]]
+    return {"list": [1.0, 2.0], "dict": {"size": 3.0, "error": 0.5}, "missing": {"error": 0.5}}[
+        config["mode"]
+    ]
 
 
 def plain_target(config):
@@ -60,25 +62,40 @@ def collect(runner, run_infos):
 
 def row(run_info, value):
     return {
-        "config": run_info.config, "status": value.status.name, "cost": value.cost, "time": value.time,
-        "info": {k: v for k, v in value.additional_info.items() if k in ("error", "note", "traceback")},
+        "config": run_info.config,
+        "status": value.status.name,
+        "cost": value.cost,
+        "time": value.time,
+        "info": {
+            k: v for k, v in value.additional_info.items() if k in ("error", "note", "traceback")
+        },
     }
 
 
 def quality(out):
-    with MPIRunner(quality_target, run_obj="quality", abort_on_first_run_crash=False, cost_for_crash=1e9,
-                   memory_limit_mb=150) as runner:
+    with MPIRunner(
+        quality_target,
+        run_obj="quality",
+        abort_on_first_run_crash=False,
+        cost_for_crash=1e9,
+        memory_limit_mb=150,
+    ) as runner:
         if runner is None:
             return
         runs = [RunInfo({"x": x}, seed=1, cutoff=1.0 if x == 8 else None) for x in range(9)]
         finished = collect(runner, runs)
-        report = {"workers": runner.num_workers(), "rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["x"])}
+        report = {
+            "workers": runner.num_workers(),
+            "rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["x"]),
+        }
         report["run"] = list(runner.run({"x": 2}, seed=0))[:3]
         json.dump(report, open(out, "w"), default=str)
 
 
 def runtime(out):
-    with MPIRunner(runtime_target, run_obj="runtime", par_factor=10, abort_on_first_run_crash=False) as runner:
+    with MPIRunner(
+        runtime_target, run_obj="runtime", par_factor=10, abort_on_first_run_crash=False
+    ) as runner:
         if runner is None:
             return
         runs = [
@@ -110,11 +127,16 @@ def first_crash(out):
 
 
 def retries(out):
-    with MPIRunner(quality_target, run_obj="quality", abort_on_first_run_crash=False, max_retries=2) as runner:
+    with MPIRunner(
+        quality_target, run_obj="quality", abort_on_first_run_crash=False, max_retries=2
+    ) as runner:
         if runner is None:
             return
         finished = collect(runner, [RunInfo({"x": 3}), RunInfo({"x": 1})])
-        json.dump({"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["x"])}, open(out, "w"))
+        json.dump(
+            {"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["x"])},
+            open(out, "w"),
+        )
 
 
 def aclib(out):
@@ -122,31 +144,53 @@ def aclib(out):
     with MPIRunner(command, run_obj="quality", abort_on_first_run_crash=False) as runner:
         if runner is None:
             return
-        runs = [RunInfo({"x": 2.0, "mode": "ok"}, instance="inst-a", cutoff=1.0, seed=7),
-                RunInfo({"x": 1.0, "mode": "hang"}, instance="inst-b", cutoff=1.0, seed=7),
-                RunInfo({"x": 1.0, "mode": "garbage"}, instance="inst-c", cutoff=1.0, seed=7)]
+        runs = [
+            RunInfo({"x": 2.0, "mode": "ok"}, instance="inst-a", cutoff=1.0, seed=7),
+            RunInfo({"x": 1.0, "mode": "hang"}, instance="inst-b", cutoff=1.0, seed=7),
+            RunInfo({"x": 1.0, "mode": "garbage"}, instance="inst-c", cutoff=1.0, seed=7),
+        ]
         finished = collect(runner, runs)
-        json.dump({"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["mode"])}, open(out, "w"))
+        json.dump(
+            {"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["mode"])},
+            open(out, "w"),
+        )
 
 
 def multi(out):
-    with MPIRunner(two_objectives, multi_objectives=["error", "size"], run_obj="quality", cost_for_crash=[5.0, 6.0],
-                   abort_on_first_run_crash=False) as runner:
+    with MPIRunner(
+        two_objectives,
+        multi_objectives=["error", "size"],
+        run_obj="quality",
+        cost_for_crash=[5.0, 6.0],
+        abort_on_first_run_crash=False,
+    ) as runner:
         if runner is None:
             return
-        finished = collect(runner, [RunInfo({"mode": m}, seed=2) for m in ("list", "dict", "missing")])
-        json.dump({"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["mode"])}, open(out, "w"))
+        finished = collect(
+            runner, [RunInfo({"mode": m}, seed=2) for m in ("list", "dict", "missing")]
+        )
+        json.dump(
+            {"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["mode"])},
+            open(out, "w"),
+        )
 
 
 def aclib_runtime(out):
     command = [sys.executable, os.path.join(HERE, "aclib_target.py")]
-    with MPIRunner(command, run_obj="runtime", par_factor=10, abort_on_first_run_crash=False) as runner:
+    with MPIRunner(
+        command, run_obj="runtime", par_factor=10, abort_on_first_run_crash=False
+    ) as runner:
         if runner is None:
             return
-        runs = [RunInfo({"x": 2.0, "mode": m}, instance=f"inst-{m}", cutoff=1.0, seed=7)
-                for m in ("ok", "hang", "abort", "slow", "sat", "odd")]
+        runs = [
+            RunInfo({"x": 2.0, "mode": m}, instance=f"inst-{m}", cutoff=1.0, seed=7)
+            for m in ("ok", "hang", "abort", "slow", "sat", "odd")
+        ]
         finished = collect(runner, runs)
-        json.dump({"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["mode"])}, open(out, "w"))
+        json.dump(
+            {"rows": sorted((row(*f) for f in finished), key=lambda r: r["config"]["mode"])},
+            open(out, "w"),
+        )
 
 
 def split(out):
@@ -157,7 +201,10 @@ def split(out):
     with MPIRunner(plain_target, run_obj="quality", comm=half) as runner:
         if runner is not None:
             finished = collect(runner, [RunInfo({"x": float(x)}) for x in range(6)])
-            rows = {"workers": runner.num_workers(), "rows": sorted(row(*f)["cost"] for f in finished)}
+            rows = {
+                "workers": runner.num_workers(),
+                "rows": sorted(row(*f)["cost"] for f in finished),
+            }
     everything = world.gather(rows)
     half.Free()
     if world.Get_rank() == 0:
@@ -174,6 +221,15 @@ def plain(out):
 
 if __name__ == "__main__":
     case, out = sys.argv[1:]
-    cases = {"quality": quality, "runtime": runtime, "first_crash": first_crash, "retries": retries, "aclib": aclib,
-             "plain": plain, "multi": multi, "aclib_runtime": aclib_runtime, "split": split}
+    cases = {
+        "quality": quality,
+        "runtime": runtime,
+        "first_crash": first_crash,
+        "retries": retries,
+        "aclib": aclib,
+        "plain": plain,
+        "multi": multi,
+        "aclib_runtime": aclib_runtime,
+        "split": split,
+    }
     cases[case](out)

@@ -5,7 +5,7 @@ usage: toy_run.py ROOT OUT_JSON [key=value ...]
   dispatch=MODE   runner_params['dispatch']
   rp.KEY=VALUE    runner_params[KEY]
   n=8 gens=3      individuals per generation, generations
-  spill=N         mpil2l.experiment.generational.SPILL_EVALUATIONS
+  spill=N         mpil2l.experiment.checkpointing.SPILL_EVALUATIONS
   look_back=K     post_process also reads generation g-K (individuals and results) mid-run
   any other key=value goes to prepare_experiment (booleans and numbers parsed)
 """
@@ -19,7 +19,7 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-import mpil2l.experiment.generational
+import mpil2l.experiment.checkpointing
 from mpil2l import Experiment
 
 FAULTS = (
@@ -60,7 +60,9 @@ class RandomSearch:
 
     def _expand(self, traj):
         points = self.center + self.rng.normal(0.0, 1.0, (self.n, 2))
-        traj.f_expand({"generation": [self.g], "ind_idx": list(range(self.n)), "individual.x": list(points)})
+        traj.f_expand(
+            {"generation": [self.g], "ind_idx": list(range(self.n)), "individual.x": list(points)}
+        )
 
     def post_process(self, traj, results):
         if self.fault == "post_process" and self.g == 1:
@@ -105,7 +107,10 @@ class Sphere:
             if ind.ind_idx == 1:
                 time.sleep(0.2)
                 raise ValueError("fatal failure")
-        print(f"simulating generation {ind.generation} individual {ind.ind_idx} on rank {os.environ['MPIL2L_WORKER_RANK']}")
+        print(
+            f"simulating generation {ind.generation} individual {ind.ind_idx} "
+            f"on rank {os.environ['MPIL2L_WORKER_RANK']}"
+        )
         return (value,)
 
 
@@ -121,8 +126,10 @@ def main():
         runner_params["max_workers"] = int(options.pop("max_workers"))
     for key in [k for k in options if k.startswith("rp.")]:
         runner_params[key[3:]] = parse(options.pop(key))
-    if "spill" in options:  # store finished generations in the results log once this many evaluations wait
-        mpil2l.experiment.generational.SPILL_EVALUATIONS = int(options.pop("spill"))
+    if (
+        "spill" in options
+    ):  # store finished generations in the results log once this many evaluations wait
+        mpil2l.experiment.checkpointing.SPILL_EVALUATIONS = int(options.pop("spill"))
     kwargs = {"name": "toy", "overwrite": True, "runner_params": runner_params}
     kwargs.update({k: parse(v) for k, v in options.items()})
     if fault == "slow_worker_abort":
@@ -137,7 +144,9 @@ def main():
     if experiment.is_root:
         results = {g: [[i, list(f)] for i, f in r] for g, r in traj.results.all_results.items()}
         with open(out, "w") as f:
-            json.dump({"results": results, "output_dir": paths.output_dir_path, "seen": optimizer.seen}, f)
+            json.dump(
+                {"results": results, "output_dir": paths.output_dir_path, "seen": optimizer.seen}, f
+            )
     print(f"rank {MPI.COMM_WORLD.Get_rank()} finished", flush=True)
 
 

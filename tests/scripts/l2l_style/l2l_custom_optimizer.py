@@ -15,11 +15,21 @@ HillClimbParameters = namedtuple("HillClimbParameters", ["n_iteration", "pop_siz
 
 
 class HillClimbOptimizer(Optimizer):
-    def __init__(self, traj, optimizee_create_individual, optimizee_fitness_weights, parameters,
-                 optimizee_bounding_func=None):
-        super().__init__(traj, optimizee_create_individual=optimizee_create_individual,
-                         optimizee_fitness_weights=optimizee_fitness_weights, parameters=parameters,
-                         optimizee_bounding_func=optimizee_bounding_func)
+    def __init__(
+        self,
+        traj,
+        optimizee_create_individual,
+        optimizee_fitness_weights,
+        parameters,
+        optimizee_bounding_func=None,
+    ):
+        super().__init__(
+            traj,
+            optimizee_create_individual=optimizee_create_individual,
+            optimizee_fitness_weights=optimizee_fitness_weights,
+            parameters=parameters,
+            optimizee_bounding_func=optimizee_bounding_func,
+        )
         traj.f_add_parameter("n_iteration", parameters.n_iteration)
         self.rng = np.random.default_rng(parameters.seed)
         self.center = optimizee_create_individual()
@@ -28,11 +38,16 @@ class HillClimbOptimizer(Optimizer):
         self._expand_trajectory(traj)
 
     def _neighbour(self):
-        return {k: v + self.rng.normal(0, self.parameters.step, np.shape(v)) for k, v in self.center.items()}
+        return {
+            k: v + self.rng.normal(0, self.parameters.step, np.shape(v))
+            for k, v in self.center.items()
+        }
 
     def post_process(self, traj, fitnesses_results):
-        weighted = [(sum(w * f for w, f in zip(self.optimizee_fitness_weights, fit)), idx)
-                    for idx, fit in fitnesses_results]
+        weighted = [
+            (sum(w * f for w, f in zip(self.optimizee_fitness_weights, fit)), idx)
+            for idx, fit in fitnesses_results
+        ]
         self.center = dict(self.eval_pop[max(weighted)[1]])
         self._record_generation(fitnesses_results)
         self.g += 1
@@ -50,7 +65,9 @@ def main():
     (_, fg), _ = BenchmarkedFunctions().get_function_by_index(4, noise=False)
     optimizee = FunctionGeneratorOptimizee(traj, fg, seed=1)
     parameters = HillClimbParameters(n_iteration=15, pop_size=12, step=0.3, seed=5)
-    optimizer = HillClimbOptimizer(traj, optimizee.create_individual, (-1.0,), parameters, optimizee.bounding_func)
+    optimizer = HillClimbOptimizer(
+        traj, optimizee.create_individual, (-1.0,), parameters, optimizee.bounding_func
+    )
     experiment.run_experiment(optimizer=optimizer, optimizee=optimizee)
     experiment.end_experiment(optimizer)
 

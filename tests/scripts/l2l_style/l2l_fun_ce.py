@@ -17,14 +17,25 @@ def main():
     (_, benchmark_function), _ = BenchmarkedFunctions().get_function_by_index(4, noise=True)
     optimizee = FunctionGeneratorOptimizee(traj, benchmark_function, seed=100)
     parameters = CrossEntropyParameters(
-        pop_size=50, rho=0.9, smoothing=0.0, temp_decay=0, n_iteration=15,
-        distribution=NoisyGaussian(noise_magnitude=1.0, noise_decay=0.99), stop_criterion=np.inf, seed=103,
+        pop_size=50,
+        rho=0.9,
+        smoothing=0.0,
+        temp_decay=0,
+        n_iteration=15,
+        distribution=NoisyGaussian(noise_magnitude=1.0, noise_decay=0.99),
+        stop_criterion=np.inf,
+        seed=103,
     )
     optimizer = CrossEntropyOptimizer(
-        traj, optimizee_create_individual=optimizee.create_individual, optimizee_fitness_weights=(-0.1,),
-        parameters=parameters, optimizee_bounding_func=optimizee.bounding_func,
+        traj,
+        optimizee_create_individual=optimizee.create_individual,
+        optimizee_fitness_weights=(-0.1,),
+        parameters=parameters,
+        optimizee_bounding_func=optimizee.bounding_func,
     )
-    experiment.run_experiment(optimizer=optimizer, optimizee=optimizee, optimizer_parameters=parameters)
+    experiment.run_experiment(
+        optimizer=optimizer, optimizee=optimizee, optimizer_parameters=parameters
+    )
     experiment.end_experiment(optimizer)
 
 

@@ -18,14 +18,24 @@ def main():
     (_, benchmark_function), _ = BenchmarkedFunctions().get_function_by_index(2, noise=False)
     optimizee = FunctionGeneratorOptimizee(traj, benchmark_function, seed=101)
     parameters = RMSPropParameters(
-        learning_rate=0.01, exploration_step_size=0.01, n_random_steps=5, momentum_decay=0.5,
-        n_iteration=20, stop_criterion=float("inf"), seed=99,
+        learning_rate=0.01,
+        exploration_step_size=0.01,
+        n_random_steps=5,
+        momentum_decay=0.5,
+        n_iteration=20,
+        stop_criterion=float("inf"),
+        seed=99,
     )
     optimizer = GradientDescentOptimizer(
-        traj, optimizee_create_individual=optimizee.create_individual, optimizee_fitness_weights=(-0.1,),
-        parameters=parameters, optimizee_bounding_func=optimizee.bounding_func,
+        traj,
+        optimizee_create_individual=optimizee.create_individual,
+        optimizee_fitness_weights=(-0.1,),
+        parameters=parameters,
+        optimizee_bounding_func=optimizee.bounding_func,
     )
-    experiment.run_experiment(optimizer=optimizer, optimizee=optimizee, optimizer_parameters=parameters)
+    experiment.run_experiment(
+        optimizer=optimizer, optimizee=optimizee, optimizer_parameters=parameters
+    )
     experiment.end_experiment(optimizer)
     if experiment.is_root:
         print("final", list(dict_to_list(optimizer.best_individual)))
