@@ -12,18 +12,17 @@ import time
 import numpy as np
 
 from ..core.console import logger
-from ..core.errors import RunAborted
 from ..evaluation.simulation import Task
 from ..model.conversion import dict_to_list
 from ..model.trajectory import Trajectory
-from ..runtime.spmd import mark_reported, polled_barrier, print_error, terminate_on_signals
-from ..runtime.worker import serve
+from ..runtime.spmd import mark_reported, print_error, terminate_on_signals
 from ..storage import ResultsLog
-from ..storage.parallel import ParallelResultsLog, choose_backend, laid_out_for_parallel
+from ..storage.parallel import choose_backend, laid_out_for_parallel
 from .attempts import format_fitness, logged_attempts, raise_failure
 from .checkpoint import ResumeError
 from .checkpointing import GenerationCheckpoints, find_resume
 from .driver import Driver
+from .recorder import announce_log, serve_with_log
 from .run_folder import RunPaths, create_run_folder, keep_run_folder, save_atomically
 from .settings import PREPARE_SETTINGS, args_docstring
 
@@ -149,7 +148,7 @@ class Experiment(Driver):
             )
         self.optimizer, self.optimizee = optimizer, optimizee
         if not self.is_root:
-            self._serve()
+            serve_with_log(self.comm, collective=self.log_backend == "parallel")
             return
         logger.debug("optimizer parameters: %s", optimizer_parameters)
         logger.debug("optimizee parameters: %s", optimizee_parameters)
@@ -161,7 +160,7 @@ class Experiment(Driver):
         # (resuming into a parallel log restores the checkpoint here already)
         log = self._open_parallel_log(optimizer) if self.log_backend == "parallel" else None
         scheduler = self._start_scheduler(optimizee, weights)
-        if log is not None:  # opened collectively with the workers' _serve, before the scheduler
+        if log is not None:  # opened with the workers' serve_with_log, before the scheduler
             self.recorder.attach(log)
             log.announce = scheduler.sync_workers
         try:
@@ -349,9 +348,9 @@ class Experiment(Driver):
     def _open_parallel_log(self, optimizer):
         """Rank 0: creates the log (serial HDF5), or, resuming, checks the checkpoint against
         `optimizer`, restores it and reopens the run's log; then every rank opens it with
-        ``mpio`` (collective with `_serve` on the workers). Returns the `ParallelResultsLog`,
-        or None when the run keeps no log, or resumes from a trajectory or from a log the
-        serial backend created (it goes on with the serial backend)."""
+        ``mpio`` (collective with `serve_with_log` on the workers). Returns the
+        `ParallelResultsLog`, or None when the run keeps no log, or resumes from a trajectory
+        or from a log the serial backend created (it goes on with the serial backend)."""
         resume = self._resume
         try:
             in_log = (
@@ -367,8 +366,7 @@ class Experiment(Driver):
                 "resuming with the serial results log (the checkpoint is not a log created for "
                 "the parallel backend)"
             )
-            self._announce_log("open", None)
-            return None
+            return announce_log(self.comm)
         weights = getattr(optimizer, "optimizee_fitness_weights", None)
         try:
             if resume is not None:
@@ -387,7 +385,7 @@ class Experiment(Driver):
                 log.detach()
             path = None if log is None else log.path
         except Exception as exc:
-            self._announce_log("error", f"{type(exc).__name__}: {exc}")
+            announce_log(self.comm, error=f"{type(exc).__name__}: {exc}")
             self.recorder.close()
             self.recorder.attach(None)
             what = (
@@ -397,35 +395,8 @@ class Experiment(Driver):
             )
             print_error(exc, f"mpil2l: {what}; stopping every rank")
             raise mark_reported(exc)
-        self._announce_log("open", path)
         self.recorder.attach(None)
-        return None if path is None else ParallelResultsLog.open(self.comm, path)
-
-    def _announce_log(self, what, value):
-        """Rank 0 -> the workers in `_serve`: ``("open", path or None)`` or ``("error",
-        text)``. The workers wait in a polled barrier, not in the broadcast (which spins),
-        while rank 0 creates the file."""
-        polled_barrier(self.comm)
-        self.comm.bcast((what, value), root=0)
-
-    def _serve(self):
-        """A worker's part of `run_experiment`: serve evaluations, and with the parallel
-        results log, open it with rank 0, write this rank's outputs and close it with rank 0."""
-        log = None
-        if self.log_backend == "parallel":
-            polled_barrier(self.comm)  # (see _announce_log)
-            what, value = self.comm.bcast(None, root=0)
-            if what == "error":
-                raise RunAborted(f"rank 0 could not create the results log: {value}")
-            log = None if value is None else ParallelResultsLog.open(self.comm, value)
-        try:
-            serve(self.comm, hooks=log)
-        except RunAborted:
-            if log is not None:
-                log.close()  # rank 0 closes it after stopping the workers
-            raise
-        if log is not None:
-            log.close()
+        return announce_log(self.comm, path)
 
     def _log_finished_generation(self):
         """Writes the statistics of the generation `post_process` last saw, flushes the

@@ -1,11 +1,15 @@
 """The recorder: rank 0's side of the results log while a run goes on. It takes each finished
 attempt, writes them in batches and decides when to flush, with the serial log
 (`mpil2l.storage.ResultsLog`) and the parallel one (`ParallelResultsLog`, whose flush is a
-collective step) behind the same calls."""
+collective step) behind the same calls. With the parallel log, the workers open it together
+with rank 0 (`announce_log`, `serve_with_log`) and write their own outputs into it."""
 
 import time
 
 from ..core.backoff import Backoff
+from ..core.errors import RunAborted
+from ..runtime.spmd import polled_barrier
+from ..runtime.worker import serve
 from ..storage.parallel import ParallelResultsLog
 
 # Finished attempts are flushed once this long has passed since the last flush, and at least
@@ -115,3 +119,36 @@ class Recorder:
         """Closes the log; attempts taken and not written are not written (`write_pending`)."""
         if self.open:
             self.log.close()
+
+
+def announce_log(comm, path=None, error=None):
+    """Rank 0 -> the workers in `serve_with_log`: the parallel log to open together (None:
+    the run has none), or the `error` that kept rank 0 from creating it. Returns rank 0's
+    `ParallelResultsLog`, or None.
+
+    The workers wait in a polled barrier, not in the broadcast (which spins), while rank 0
+    creates the file."""
+    polled_barrier(comm)
+    comm.bcast(("open", path) if error is None else ("error", error), root=0)
+    return None if error is not None or path is None else ParallelResultsLog.open(comm, path)
+
+
+def serve_with_log(comm, collective):
+    """A worker's part of a run: serves evaluations; with the parallel log (`collective`),
+    opens it with rank 0 (`announce_log`), writes this rank's outputs into it and closes it
+    with rank 0."""
+    log = None
+    if collective:
+        polled_barrier(comm)
+        what, value = comm.bcast(None, root=0)
+        if what == "error":
+            raise RunAborted(f"rank 0 could not create the results log: {value}")
+        log = None if value is None else ParallelResultsLog.open(comm, value)
+    try:
+        serve(comm, hooks=log)
+    except RunAborted:
+        if log is not None:
+            log.close()  # rank 0 closes it after stopping the workers
+        raise
+    if log is not None:
+        log.close()
