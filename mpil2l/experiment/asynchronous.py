@@ -18,7 +18,6 @@ file is never run again.
 
 import logging
 import os
-import shutil
 import time
 
 import numpy as np
@@ -36,9 +35,14 @@ from ..storage.parallel import choose_backend
 from ..storage.writer_lock import check_not_in_use
 from .attempts import format_fitness, logged_value, raise_failure
 from .checkpoint import ResumeError
-from .checkpointing import check_async_fits, read_async_checkpoint, save_async_checkpoint
+from .checkpointing import (
+    check_async_fits,
+    log_to_resume,
+    read_async_checkpoint,
+    save_async_checkpoint,
+)
 from .driver import Driver
-from .run_folder import create_run_folder, keep_run_folder, results_log_path, same_file
+from .run_folder import create_run_folder, keep_run_folder
 
 DEFAULT_CHECKPOINT_INTERVAL = 60.0  # seconds between checkpoints
 GENERATION = 0  # the generation column of every attempt row: an asynchronous run has none
@@ -127,31 +131,26 @@ class AsyncExperiment(Driver):
     def _prepare_run_folder(self, settings):
         """Creates the run folder, or keeps it (``checkpoint=True`` or its own path), or
         creates it with a copy of another run's log (``checkpoint=<path>``)."""
-        source, own, paths = settings.checkpoint, self.paths.results_log, self.paths
+        own, paths = self.paths.results_log, self.paths
         self._resume_log = None
-        if source is True and not os.path.lexists(paths.output_dir_path):
-            logger.info(
-                "checkpoint=True: no run folder %s yet; starting the run", paths.output_dir_path
+        found = None
+        if settings.checkpoint is not None:
+            # (a run folder without a log, killed before it had one, starts afresh)
+            found = log_to_resume(
+                settings.checkpoint, paths, settings.overwrite, log_required=False
             )
-            source = None
-        if source is None:
+        if found is None:
             create_run_folder(paths, settings.overwrite, settings.log_stdout)
             return
-        path = own if source is True else results_log_path(source)
-        if source is True or same_file(path, own):
-            if settings.overwrite:
-                raise ResumeError(
-                    f"checkpoint={source!r} goes on in the run folder {paths.output_dir_path!r}; "
-                    "overwrite=True would delete it: pass one or the other"
-                )
+        path, in_place = found
+        if in_place:
             keep_run_folder(paths, settings.log_stdout)
             if os.path.exists(own):
                 check_not_in_use(own)
                 self._resume_log = own
             return
         check_not_in_use(path)
-        create_run_folder(paths, settings.overwrite, settings.log_stdout)
-        shutil.copyfile(path, own)
+        create_run_folder(paths, settings.overwrite, settings.log_stdout, copy_log=path)
         self._resume_log = own
 
     def _new_trajectory(self, settings):
@@ -221,8 +220,7 @@ class AsyncExperiment(Driver):
     def _check_run_arguments(
         self, optimizer, optimizee, budget, max_pending, checkpoint_interval, ordered
     ):
-        if self.traj is None:
-            raise RuntimeError("call prepare_experiment() before run_experiment()")
+        self._check_prepared()
         if not isinstance(optimizer, AskTellOptimizer):
             raise TypeError(
                 "the optimizer must be an AskTellOptimizer (ask/tell), got "

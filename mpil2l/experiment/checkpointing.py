@@ -54,6 +54,37 @@ class Resume(NamedTuple):
     history: dict  # generation -> (offset, length) in that log's checkpoint history
 
 
+def log_to_resume(checkpoint, paths, overwrite, log_required):
+    """The results log that ``checkpoint=True`` or a path names, and whether it is this run's
+    own (resumed in place); None where ``checkpoint=True`` finds no run folder yet (the run
+    starts). Both drivers locate what they go on from with it.
+
+    Args:
+        log_required: with ``checkpoint=True``, a run folder without a results log is an
+            error (else the log path is returned, missing).
+
+    Raises:
+        FileNotFoundError: the path names nothing, or a required log is missing.
+        ResumeError: `overwrite` would delete the log resumed in place.
+    """
+    if checkpoint is True:
+        if not os.path.lexists(paths.output_dir_path):
+            logger.info(
+                "checkpoint=True: no run folder %s yet; starting the run", paths.output_dir_path
+            )
+            return None
+        path = results_log_path(paths.output_dir_path) if log_required else paths.results_log
+    else:
+        path = results_log_path(checkpoint)
+    in_place = same_file(path, paths.results_log)
+    if in_place and overwrite:
+        raise ResumeError(
+            f"checkpoint={checkpoint!r} goes on in the run folder {paths.output_dir_path!r}; "
+            "overwrite=True would delete it: pass one or the other"
+        )
+    return path, in_place
+
+
 def find_resume(checkpoint, paths, overwrite):
     """What ``checkpoint=`` of a generational run names, checked without writing anything:
     a `Resume`, or None for a new run.
@@ -67,21 +98,10 @@ def find_resume(checkpoint, paths, overwrite):
         return None
     if isinstance(checkpoint, Trajectory):
         return _resume_trajectory(checkpoint)
-    if checkpoint is True:
-        if not os.path.lexists(paths.output_dir_path):
-            logger.info(
-                "checkpoint=True: no run folder %s yet; starting the run", paths.output_dir_path
-            )
-            return None
-        path = results_log_path(paths.output_dir_path)
-    else:
-        path = results_log_path(checkpoint)
-    in_place = same_file(path, paths.results_log)
-    if in_place and overwrite:
-        raise ResumeError(
-            f"checkpoint={checkpoint!r} resumes the run folder {paths.output_dir_path!r}; "
-            "overwrite=True would delete it: pass one or the other"
-        )
+    found = log_to_resume(checkpoint, paths, overwrite, log_required=True)
+    if found is None:
+        return None
+    path, in_place = found
     check_not_in_use(path)
     if os.path.isfile(path) and repair_truncated(path):  # killed while growing it in parallel
         check_not_in_use(path)

@@ -125,9 +125,11 @@ class Driver:
             return self.is_root
         return not self.is_root and (max_workers is None or self.rank <= max_workers)
 
-    def _check_contract(self, optimizee):
+    def _check_prepared(self):
         if self.traj is None:
             raise RuntimeError("call prepare_experiment() before run_experiment()")
+
+    def _check_contract(self, optimizee):
         if not callable(getattr(optimizee, "simulate", None)):
             raise TypeError(
                 f"the optimizee {type(optimizee).__name__} has no simulate(traj) method"

@@ -6,7 +6,6 @@ evaluations inside `run_experiment` and return from it when the run ends.
 """
 
 import os
-import shutil
 import time
 
 import numpy as np
@@ -110,9 +109,9 @@ class Experiment(Driver):
         if resume is not None and resume.log_path == own:
             keep_run_folder(self.paths, settings.log_stdout)
         else:
-            create_run_folder(self.paths, settings.overwrite, settings.log_stdout)
-            if resume is not None and resume.log_path is not None:
-                shutil.copyfile(resume.log_path, own)
+            copy = None if resume is None else resume.log_path
+            create_run_folder(self.paths, settings.overwrite, settings.log_stdout, copy_log=copy)
+            if copy is not None:
                 resume = resume._replace(log_path=own)
         self._resume = resume
 
@@ -140,6 +139,7 @@ class Experiment(Driver):
             (re-raised on rank 0 with the remote traceback as its cause) ends the run on
             every rank.
         """
+        self._check_prepared()
         self._check_contract(optimizee)
         if not callable(getattr(optimizer, "post_process", None)):
             raise TypeError(

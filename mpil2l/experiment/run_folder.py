@@ -38,8 +38,9 @@ class RunPaths(NamedTuple):
         return os.path.join(self.logs_path, f"rank-{rank}.log")
 
 
-def create_run_folder(paths, overwrite, log_stdout):
-    """Creates the run folder (and its ``logs`` folder for `log_stdout`).
+def create_run_folder(paths, overwrite, log_stdout, copy_log=None):
+    """Creates the run folder (and its ``logs`` folder for `log_stdout`), with a copy of the
+    results log `copy_log` (another run's, to go on from) if given.
 
     Raises:
         FileExistsError: the folder exists and `overwrite` is False (nothing is touched).
@@ -63,6 +64,8 @@ def create_run_folder(paths, overwrite, log_stdout):
         os.makedirs(paths.logs_path if log_stdout else output)
     except OSError as exc:
         raise type(exc)(exc.errno, f"cannot create run folder {output!r}: {exc.strerror}") from None
+    if copy_log is not None:
+        shutil.copyfile(copy_log, paths.results_log)
 
 
 def keep_run_folder(paths, log_stdout):
